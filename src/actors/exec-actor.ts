@@ -1,0 +1,351 @@
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { Subject, filter, map, race, take, takeUntil, type Observable } from 'rxjs';
+import { formatTimestamp, type Clock } from '../clock.ts';
+import { InternalError, NotFoundError, describeExec, type PodvisorError } from '../errors.ts';
+import type { EventSink, Topic, TopicMessages } from '../events.ts';
+import type { Backend, BackendNotification } from '../hcs/backend.ts';
+import type { Logger } from '../log.ts';
+import { execMachine, type ExecStatus, type ProcessOp, type SignalPlanData, type StartFailure } from '../machines/exec.ts';
+import type { OciProcess } from '../oci.ts';
+import { isBackendError } from '../hcs/backend.ts';
+import { isGone, typedBackendError } from './backend-errors.ts';
+import { Mailbox } from './mailbox.ts';
+import { Replies } from './request.ts';
+import type { StdioRequest, UpstreamIo } from './stdio.ts';
+
+/** What every actor of a node shares. */
+export interface ActorDeps {
+  backend: Backend;
+  sink: EventSink;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface ExecOptions {
+  podId: string;
+  taskId: string;
+  /** "" for the init process. */
+  execId: string;
+  process: OciProcess;
+  stdio: StdioRequest;
+  io: UpstreamIo;
+  /** This process's start also starts the compute system (a real task's init). */
+  startsSystem: boolean;
+  /** The WCOW pod sandbox's fake init: no process behind it (reference/hcsshim.md §1.8). */
+  fake: boolean;
+  notifications: Observable<BackendNotification>;
+  /** Told when the process started (pid known, start event published). */
+  onStarted(pid: number): void;
+  /** Told once, when the process reached `exited`; `started` says whether it ever ran. */
+  onExited(started: boolean, status: ExecStatus): void;
+}
+
+export type ExecState = 'created' | 'running' | 'stopped';
+
+export interface ExecView {
+  pid: number;
+  status: ExecState;
+  exitStatus: number;
+  exitedAt: string | null;
+  terminal: boolean;
+  stdio: StdioRequest;
+}
+
+function isProcessExit(n: BackendNotification): n is Extract<BackendNotification, { type: 'process-exited' }> {
+  return n.type === 'process-exited';
+}
+
+/**
+ * Runs one exec machine: serialises its commands, does its I/O through the
+ * backend, feeds it the backend's notifications, and publishes what it emits.
+ */
+export class ExecActor {
+  readonly actor: Actor<typeof execMachine>;
+  private readonly replies: Replies;
+  private readonly mailbox = new Mailbox();
+  /** hcsshim's `processDone`: fires when the process leaves the living. */
+  private readonly done$ = new Subject<void>();
+  private exitPublished: Promise<void> = Promise.resolve();
+  private readonly exitedStatus: Promise<ExecStatus>;
+  private resolveExited!: (status: ExecStatus) => void;
+  private readonly log: Logger;
+  private ioClosed: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: ActorDeps,
+    private readonly opts: ExecOptions,
+  ) {
+    this.log = deps.log.child({ execId: opts.execId === '' ? undefined : opts.execId });
+    this.exitedStatus = new Promise((resolve) => (this.resolveExited = resolve));
+    const logic = execMachine.provide({
+      actors: {
+        startProcess: fromPromise(async ({ input }) => this.startProcess(input.stdinClosed)),
+        processOp: fromPromise(async ({ input }) => this.processOp(input.pid, input.op)),
+      },
+    });
+    this.actor = createActor(logic, {
+      input: { taskId: opts.taskId, execId: opts.execId, terminal: opts.stdio.terminal, fake: opts.fake },
+      clock: deps.clock,
+    });
+    this.replies = new Replies(this.actor);
+    this.actor.on('started', ({ pid }) => this.onStarted(pid));
+    this.actor.on('exit', ({ event }) => {
+      this.exitPublished = this.publish('exit', event);
+    });
+    this.actor.on('exited', ({ started, status }) => this.onExited(started, status));
+    this.actor.subscribe({
+      error: (err) => this.log.fatal({ err }, 'exec machine failed'),
+    });
+    this.watch(opts.notifications);
+    this.actor.start();
+  }
+
+  get id(): string {
+    return this.opts.execId;
+  }
+
+  private now(): string {
+    return formatTimestamp(this.deps.clock.nowNs());
+  }
+
+  private target(): string {
+    return describeExec(this.opts.taskId, this.opts.execId);
+  }
+
+  /**
+   * The two watchers of hcsshim's exec: the process's own exit, and the race
+   * of its container's exit against it (`waitForContainerExit`). While the
+   * start is in flight the pid is unknown, so every process exit of the
+   * system is offered; the machine keeps the ones that turn out to be its own.
+   */
+  private watch(notifications: Observable<BackendNotification>): void {
+    notifications.pipe(filter(isProcessExit), takeUntil(this.done$)).subscribe({
+      next: (n) => {
+        const snap = this.actor.getSnapshot();
+        if (snap.matches('starting') || (snap.context.pid !== 0 && n.pid === snap.context.pid)) {
+          this.actor.send({ type: 'PROCESS_EXITED', pid: n.pid, exitCode: n.exitCode, at: formatTimestamp(n.atNs) });
+        }
+      },
+      error: (err: unknown) => this.log.error({ err }, 'process notifications failed'),
+    });
+    race(
+      notifications.pipe(
+        filter((n) => n.type === 'system-exited'),
+        take(1),
+        map(() => 'container' as const),
+      ),
+      this.done$.pipe(map(() => 'process' as const)),
+    )
+      .pipe(take(1))
+      .subscribe({
+        next: (first) => {
+          if (first === 'container') this.actor.send({ type: 'CONTAINER_EXITED', at: this.now() });
+        },
+        error: (err: unknown) => this.log.error({ err }, 'container notifications failed'),
+      });
+  }
+
+  private publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
+    const record = { topic, podId: this.opts.podId, taskId: this.opts.taskId, timestamp: this.now(), event };
+    return this.deps.sink.publish(record as never).catch((err: unknown) => {
+      this.log.error({ err, topic }, 'publishing a lifecycle event failed');
+    });
+  }
+
+  private onStarted(pid: number): void {
+    if (this.opts.execId === '') {
+      void this.publish('start', { containerId: this.opts.taskId, pid });
+    } else {
+      void this.publish('exec-started', { containerId: this.opts.taskId, execId: this.opts.execId, pid });
+    }
+    this.opts.onStarted(pid);
+  }
+
+  private onExited(started: boolean, status: ExecStatus): void {
+    this.done$.next();
+    this.done$.complete();
+    this.ioClosed = this.opts.io.close().catch((err: unknown) => this.log.warn({ err }, 'closing stdio failed'));
+    const published = this.exitPublished;
+    void published.then(() => this.resolveExited(status));
+    this.opts.onExited(started, status);
+  }
+
+  private async startProcess(stdinClosed: boolean): Promise<{ pid: number }> {
+    const { backend } = this.deps;
+    if (this.opts.fake) return { pid: 1 };
+    try {
+      if (this.opts.startsSystem) await backend.startSystem(this.opts.taskId);
+      if (stdinClosed) this.opts.io.closeStdin();
+      return await backend.createProcess(this.opts.taskId, {
+        process: this.opts.process,
+        init: this.opts.execId === '',
+        terminal: this.opts.stdio.terminal,
+        io: this.opts.io.io,
+      });
+    } catch (err) {
+      const failure: StartFailure = {
+        error: typedBackendError(err, `start of ${this.target()}`),
+        executableNotFound: isBackendError(err, 'executable-not-found'),
+        at: this.now(),
+      };
+      this.log.warn({ err }, 'start failed');
+      throw failure;
+    }
+  }
+
+  private async processOp(pid: number, op: ProcessOp): Promise<void> {
+    if (this.opts.fake) return this.fakeOp(pid, op);
+    const { backend } = this.deps;
+    const id = this.opts.taskId;
+    switch (op.op) {
+      case 'signal':
+        return this.signal(pid, op.plan);
+      case 'resize':
+        // A resize that races the process's exit is ignored, as for any non-running exec.
+        return backend.resizeConsole(id, pid, op.width, op.height).catch((err: unknown) => {
+          if (!isGone(err)) throw typedBackendError(err, `resize of ${this.target()}`);
+        });
+      case 'closeStdin':
+        this.opts.io.closeStdin();
+        return backend.closeStdin(id, pid).catch((err: unknown) => {
+          if (!isGone(err)) throw typedBackendError(err, `close of the stdin of ${this.target()}`);
+        });
+      case 'terminate':
+        return backend.terminateProcess(id, pid).catch((err: unknown) => {
+          if (isGone(err)) return;
+          this.log.warn({ err }, 'terminating the process failed');
+          throw typedBackendError(err, `terminate of ${this.target()}`);
+        });
+    }
+  }
+
+  /**
+   * hcsshim's kill rules: a process already stopped counts as signalled; a
+   * signal HCS could not deliver (invalid state, no such system) means the
+   * process is gone, so `not_found`. Windows console events are sent in the
+   * background, because Server Core images hold the call until the process dies.
+   */
+  private async signal(pid: number, plan: SignalPlanData): Promise<void> {
+    const { backend } = this.deps;
+    const id = this.opts.taskId;
+    const undelivered = (err: unknown): PodvisorError | null => {
+      if (isBackendError(err, 'already-stopped')) return null;
+      if (isBackendError(err, 'invalid-state') || isBackendError(err, 'not-found')) {
+        return new NotFoundError(`${this.target()} not found: the signal could not be delivered`, { cause: err });
+      }
+      return typedBackendError(err, `signal to ${this.target()}`);
+    };
+    if (plan.kind === 'terminate') {
+      await backend.terminateProcess(id, pid).catch((err: unknown) => {
+        const e = undelivered(err);
+        if (e !== null) throw e;
+      });
+      return;
+    }
+    const signal = plan.signal;
+    if (signal.kind === 'windows') {
+      backend.signalProcess(id, pid, { kind: 'windows', event: signal.event as never }).catch((err: unknown) => {
+        if (undelivered(err) !== null) this.log.warn({ err, signal: signal.event }, 'signal delivery failed');
+      });
+      return;
+    }
+    await backend.signalProcess(id, pid, signal).catch((err: unknown) => {
+      const e = undelivered(err);
+      if (e !== null) throw e;
+    });
+  }
+
+  /** The fake init exits with 0 when killed and 1 when forced (hcsshim's wcowPodSandboxExec). */
+  private async fakeOp(pid: number, op: ProcessOp): Promise<void> {
+    if (op.op !== 'signal' && op.op !== 'terminate') return;
+    const exitCode = op.op === 'signal' ? 0 : 1;
+    queueMicrotask(() => this.actor.send({ type: 'PROCESS_EXITED', pid, exitCode, at: this.now() }));
+  }
+
+  // Commands, each taking effect after the one before it (decision 5).
+
+  /**
+   * Starts the process. `admit` runs first, inside this exec's turn, only
+   * when the process is still `created`: the task uses it to refuse starts
+   * after its init has exited and to count the exec as live.
+   */
+  start(admit?: () => Promise<void>): Promise<{ pid: number }> {
+    return this.mailbox.run(async () => {
+      if (admit !== undefined && this.actor.getSnapshot().matches('created')) await admit();
+      return this.replies.ask<{ pid: number }>(this.actor, { type: 'START', reqId: this.replies.nextId('start') });
+    });
+  }
+
+  kill(plan: SignalPlanData): Promise<void> {
+    return this.mailbox.run(() =>
+      this.replies.ask(this.actor, { type: 'KILL', reqId: this.replies.nextId('kill'), plan, at: this.now() }),
+    );
+  }
+
+  resize(width: number, height: number): Promise<void> {
+    return this.mailbox.run(() =>
+      this.replies.ask(this.actor, { type: 'RESIZE', reqId: this.replies.nextId('resize'), width, height }),
+    );
+  }
+
+  closeIo(): Promise<void> {
+    return this.mailbox.run(async () => {
+      await this.replies.ask(this.actor, { type: 'CLOSE_IO', reqId: this.replies.nextId('close-io') });
+      // Outside `running` the machine only records it; the upstream end closes here.
+      if (!this.actor.getSnapshot().matches('running')) this.opts.io.closeStdin();
+    });
+  }
+
+  /** Deletes a created or exited process; resolves after its exit event, if one is owed, is out. */
+  delete(): Promise<ExecStatus> {
+    return this.mailbox.run(async () => {
+      const status = await this.replies.ask<ExecStatus>(this.actor, {
+        type: 'DELETE',
+        reqId: this.replies.nextId('delete'),
+        at: this.now(),
+      });
+      await this.exitedStatus;
+      return status;
+    });
+  }
+
+  forceExit(status: number): void {
+    this.actor.send({ type: 'FORCE_EXIT', status, at: this.now() });
+  }
+
+  abandon(): void {
+    this.actor.send({ type: 'ABANDON', at: this.now() });
+  }
+
+  /** Resolves once exited and, for an extra exec, once its exit event is out (decision 8). */
+  wait(): Promise<ExecStatus> {
+    return this.exitedStatus;
+  }
+
+  get exited(): boolean {
+    return this.actor.getSnapshot().matches('exited');
+  }
+
+  view(): ExecView {
+    const snap = this.actor.getSnapshot();
+    const ctx = snap.context;
+    const status: ExecState = snap.matches('exited') ? 'stopped' : snap.matches('running') ? 'running' : 'created';
+    return {
+      pid: ctx.pid,
+      status,
+      exitStatus: ctx.exitStatus,
+      exitedAt: ctx.exitedAt,
+      terminal: ctx.terminal,
+      stdio: this.opts.stdio,
+    };
+  }
+
+  /** Stops the actor; its stdio is closed. Call only once the exec is deleted. */
+  async stop(): Promise<void> {
+    this.replies.abandon(new InternalError(`${this.target()} was removed`));
+    this.actor.stop();
+    this.done$.next();
+    this.done$.complete();
+    await (this.ioClosed ?? this.opts.io.close());
+  }
+}

@@ -1,0 +1,455 @@
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { filter, type Subscription } from 'rxjs';
+import { formatTimestamp } from '../clock.ts';
+import {
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotImplementedError,
+  describeExec,
+} from '../errors.ts';
+import type { RootfsMount, Topic, TopicMessages } from '../events.ts';
+import type { ProcessDetails, Statistics } from '../hcs/backend.ts';
+import type { Logger } from '../log.ts';
+import type { ExecStatus } from '../machines/exec.ts';
+import { taskMachine, type SystemCall } from '../machines/task.ts';
+import { isWindows, type OciProcess, type OciSpec } from '../oci.ts';
+import { planSignal } from '../signals.ts';
+import { isGone, typedBackendError } from './backend-errors.ts';
+import { ExecActor, type ActorDeps, type ExecView } from './exec-actor.ts';
+import { Mailbox } from './mailbox.ts';
+import type { NotificationRouter } from './notifications.ts';
+import { Replies } from './request.ts';
+import { checkTerminalStdio, type StdioOpener, type StdioRequest, type UpstreamIo } from './stdio.ts';
+
+export interface TaskOptions {
+  podId: string;
+  taskId: string;
+  spec: OciSpec;
+  bundle: string;
+  rootfs: RootfsMount[];
+  stdio: StdioRequest;
+  io: UpstreamIo;
+  /** false for the WCOW pod sandbox's fake task (Hyper-V and HostProcess pods). */
+  hasContainer: boolean;
+  /** The task is a pod's sandbox. */
+  sandbox: boolean;
+  router: NotificationRouter;
+  openStdio: StdioOpener;
+  /** Told when the init starts running and when it stops (the pod tracks its sandbox with it). */
+  onInitRunning?(running: boolean): void;
+}
+
+export type TaskStatus = 'created' | 'running' | 'stopped' | 'paused' | 'pausing' | 'unknown';
+
+export interface ProcessState extends Omit<ExecView, 'status'> {
+  id: string;
+  execId: string;
+  bundle: string;
+  status: TaskStatus;
+}
+
+export interface ExecRequest {
+  execId: string;
+  process: OciProcess;
+  stdio: StdioRequest;
+}
+
+export interface ProcessEntry {
+  pid: number;
+  /** The exec id, the task id for the init, "" for processes podvisor did not start. */
+  execId: string;
+  info: ProcessDetails | null;
+}
+
+/**
+ * Runs one task: its machine (creation, pause, teardown), its init and extra
+ * exec actors, and its share of backend notifications.
+ */
+export class TaskActor {
+  readonly actor: Actor<typeof taskMachine>;
+  private readonly replies: Replies;
+  private readonly mailbox = new Mailbox();
+  private readonly init: ExecActor;
+  private readonly execs = new Map<string, ExecActor>();
+  private readonly log: Logger;
+  private readonly subscription: Subscription;
+  private initExitPublished: Promise<void> = Promise.resolve();
+  private readonly closedPromise: Promise<ExecStatus>;
+  private resolveClosed!: (status: ExecStatus) => void;
+  private deleted = false;
+
+  constructor(
+    private readonly deps: ActorDeps,
+    private readonly opts: TaskOptions,
+  ) {
+    this.log = deps.log.child({ podId: opts.podId, taskId: opts.taskId });
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    const logic = taskMachine.provide({
+      actors: { systemCall: fromPromise(async ({ input }) => this.systemCall(input.call)) },
+    });
+    this.actor = createActor(logic, {
+      input: {
+        taskId: opts.taskId,
+        hasContainer: opts.hasContainer,
+        createEvent: {
+          containerId: opts.taskId,
+          bundle: opts.bundle,
+          rootfs: opts.rootfs,
+          io: { stdin: opts.stdio.stdin, stdout: opts.stdio.stdout, stderr: opts.stdio.stderr, terminal: opts.stdio.terminal },
+          checkpoint: '',
+          pid: 0,
+        },
+      },
+      clock: deps.clock,
+    });
+    this.replies = new Replies(this.actor);
+    this.wire();
+    const notifications = opts.router.system(opts.taskId);
+    this.subscription = notifications.pipe(filter((n) => n.type === 'system-exited')).subscribe({
+      next: () => this.actor.send({ type: 'SYSTEM_EXITED' }),
+      error: (err: unknown) => this.log.error({ err }, 'system notifications failed'),
+    });
+    this.init = new ExecActor({ ...deps, log: this.log }, {
+      podId: opts.podId,
+      taskId: opts.taskId,
+      execId: '',
+      process: opts.spec.process ?? {},
+      stdio: opts.stdio,
+      io: opts.io,
+      startsSystem: opts.hasContainer,
+      fake: !opts.hasContainer,
+      notifications,
+      onStarted: (pid) => {
+        this.actor.send({ type: 'INIT_STARTED', pid });
+        opts.onInitRunning?.(true);
+      },
+      onExited: (_started, status) => {
+        opts.onInitRunning?.(false);
+        this.actor.send({ type: 'INIT_EXITED', status });
+      },
+    });
+  }
+
+  get id(): string {
+    return this.opts.taskId;
+  }
+  get podId(): string {
+    return this.opts.podId;
+  }
+  get windows(): boolean {
+    return isWindows(this.opts.spec);
+  }
+
+  private now(): string {
+    return formatTimestamp(this.deps.clock.nowNs());
+  }
+
+  private publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
+    const record = { topic, podId: this.opts.podId, taskId: this.opts.taskId, timestamp: this.now(), event };
+    return this.deps.sink.publish(record as never).catch((err: unknown) => {
+      this.log.error({ err, topic }, 'publishing a lifecycle event failed');
+    });
+  }
+
+  private wire(): void {
+    const a = this.actor;
+    a.on('create', ({ event }) => void this.publish('create', event));
+    a.on('exec-added', ({ execId }) => void this.publish('exec-added', { containerId: this.opts.taskId, execId }));
+    a.on('paused', () => void this.publish('paused', { containerId: this.opts.taskId }));
+    a.on('resumed', () => void this.publish('resumed', { containerId: this.opts.taskId }));
+    a.on('exit', ({ event }) => {
+      this.initExitPublished = this.publish('exit', event);
+    });
+    a.on('delete', ({ event }) => void this.publish('delete', event));
+    a.on('closed', () => {
+      const status = a.getSnapshot().context.initStatus;
+      void this.initExitPublished.then(() => this.resolveClosed(status));
+    });
+    a.on('abandon-execs', ({ execIds }) => {
+      this.log.warn({ execIds }, 'teardown gave up waiting for exec exits; reporting them with unknown status 255');
+      for (const id of execIds) this.execs.get(id)?.abandon();
+    });
+    a.on('warning', ({ message }) => this.log.warn(message));
+    a.subscribe({ error: (err) => this.log.fatal({ err }, 'task machine failed') });
+  }
+
+  /** The backend side of the machine's system calls, with hcsshim's tolerance for what is already gone. */
+  private async systemCall(call: SystemCall): Promise<void> {
+    if (!this.opts.hasContainer) return;
+    const { backend } = this.deps;
+    const id = this.opts.taskId;
+    const what = `${call} of the compute system of task '${id}'`;
+    try {
+      switch (call) {
+        case 'create':
+          return await backend.createSystem(id, { spec: this.opts.spec, bundle: this.opts.bundle, sandbox: this.opts.sandbox });
+        case 'shutdown':
+          return await backend.shutdownSystem(id);
+        case 'terminate':
+          return await backend.terminateSystem(id);
+        case 'close':
+          return await backend.closeSystem(id);
+        case 'pause':
+          return await backend.pauseSystem(id);
+        case 'resume':
+          return await backend.resumeSystem(id);
+      }
+    } catch (err) {
+      const tolerated = call === 'shutdown' || call === 'terminate' || call === 'close';
+      if (tolerated && (isGone(err) || (call !== 'close' && (err as { kind?: string }).kind === 'pending'))) return;
+      if (tolerated) this.log.warn({ err, call }, 'compute system call failed');
+      throw typedBackendError(err, what);
+    }
+  }
+
+  /** Creates the compute system and publishes `create`. */
+  async create(): Promise<{ pid: number }> {
+    const answer = this.replies.expect<{ pid: number }>(this.opts.taskId);
+    this.actor.start();
+    try {
+      return await answer;
+    } catch (err) {
+      await this.dispose();
+      throw err;
+    }
+  }
+
+  private exec(execId: string): ExecActor {
+    if (execId === '') return this.init;
+    const exec = this.execs.get(execId);
+    if (exec === undefined) throw new NotFoundError(`${describeExec(this.opts.taskId, execId)} not found`);
+    return exec;
+  }
+
+  private taskStatus(view: ExecView): TaskStatus {
+    const snap = this.actor.getSnapshot();
+    if (view.status === 'running') {
+      if (snap.matches({ active: 'paused' }) || snap.matches({ active: 'resuming' })) return 'paused';
+      if (snap.matches({ active: 'pausing' })) return 'pausing';
+    }
+    return view.status;
+  }
+
+  state(execId: string): ProcessState {
+    const exec = this.exec(execId);
+    const view = exec.view();
+    return {
+      ...view,
+      id: this.opts.taskId,
+      // hcsshim reports the init's exec id as the task id.
+      execId: execId === '' ? this.opts.taskId : execId,
+      bundle: this.opts.bundle,
+      status: this.taskStatus(view),
+    };
+  }
+
+  start(execId: string): Promise<{ pid: number }> {
+    const exec = this.exec(execId);
+    if (execId === '') return exec.start();
+    return exec.start(() =>
+      this.replies.ask(this.actor, { type: 'ADMIT_EXEC_START', reqId: this.replies.nextId('admit'), execId }),
+    );
+  }
+
+  /** Adds an exec in state created and publishes `exec-added`. */
+  addExec(req: ExecRequest): Promise<void> {
+    return this.mailbox.run(async () => {
+      checkTerminalStdio(req.stdio, this.opts.taskId, req.execId);
+      const snap = this.actor.getSnapshot();
+      // Refusals need no stdio: ask the machine first when it would refuse anyway.
+      const io: UpstreamIo | null = snap.matches('active') && snap.context.initRunning && this.opts.hasContainer
+        ? await this.opts.openStdio(req.stdio, this.opts.taskId, req.execId)
+        : null;
+      const answer = this.replies.ask<void>(this.actor, {
+        type: 'CREATE_EXEC',
+        reqId: this.replies.nextId('exec'),
+        execId: req.execId,
+      });
+      // The exec actor must exist before anything else can address it, so it is
+      // created in the same turn as the machine's acceptance.
+      if (this.actor.getSnapshot().context.execIds.includes(req.execId) && !this.execs.has(req.execId) && io !== null) {
+        this.execs.set(req.execId, this.newExec(req, io));
+      }
+      try {
+        await answer;
+      } catch (err) {
+        await io?.close();
+        throw err;
+      }
+    });
+  }
+
+  private newExec(req: ExecRequest, io: UpstreamIo): ExecActor {
+    return new ExecActor(
+      { ...this.deps, log: this.log },
+      {
+        podId: this.opts.podId,
+        taskId: this.opts.taskId,
+        execId: req.execId,
+        process: req.process,
+        stdio: req.stdio,
+        io,
+        startsSystem: false,
+        fake: false,
+        notifications: this.opts.router.system(this.opts.taskId),
+        onStarted: () => undefined,
+        onExited: () => this.actor.send({ type: 'EXEC_SETTLED', execId: req.execId }),
+      },
+    );
+  }
+
+  /**
+   * hcsshim's KillExec: the exec must exist, `all` only for the init, the
+   * signal must be one the platform knows. With `all`, every extra exec is
+   * signalled first (their failures only logged), then the init.
+   */
+  async kill(execId: string, signal: unknown, all: boolean): Promise<void> {
+    const target = this.exec(execId);
+    if (all && execId !== '') {
+      throw new FailedPreconditionError(`cannot signal all for non-empty exec: '${execId}' in task '${this.opts.taskId}'`);
+    }
+    const plan = planSignal(signal, this.windows, describeExec(this.opts.taskId, execId));
+    if (all) {
+      await Promise.all(
+        [...this.execs.values()].map((e) =>
+          e.kill(plan).catch((err: unknown) => this.log.debug({ err, execId: e.id }, 'kill all: exec not signalled')),
+        ),
+      );
+    }
+    await target.kill(plan);
+  }
+
+  /**
+   * Deletes an exec, or with "" the task. Deleting the task force-exits its
+   * execs first, even when the init is still running and the delete is
+   * refused (hcsshim H14/H15), then waits for the teardown and publishes
+   * `delete` with id "".
+   */
+  delete(execId: string): Promise<ExecStatus> {
+    if (execId !== '') {
+      const exec = this.exec(execId);
+      return this.mailbox.run(async () => {
+        const status = await exec.delete();
+        this.execs.delete(execId);
+        this.actor.send({ type: 'EXEC_REMOVED', execId });
+        await exec.stop();
+        await this.publish('delete', { containerId: this.opts.taskId, pid: status.pid, exitStatus: status.exitStatus, exitedAt: status.exitedAt, id: execId });
+        return status;
+      });
+    }
+    return this.mailbox.run(async () => {
+      if (this.deleted) throw new NotFoundError(`task '${this.opts.taskId}' not found`);
+      for (const exec of this.execs.values()) if (!exec.exited) exec.forceExit(1);
+      await this.init.delete();
+      await this.closedPromise;
+      const status = await this.replies.ask<ExecStatus>(this.actor, { type: 'DELETE', reqId: this.replies.nextId('delete') });
+      this.deleted = true;
+      await this.dispose();
+      return status;
+    });
+  }
+
+  /** The exec's exit; for the init, after the whole teardown and the init's exit event (decision 8). */
+  wait(execId: string): Promise<ExecStatus> {
+    if (execId === '') return this.closedPromise;
+    return this.exec(execId).wait();
+  }
+
+  /** Resolves when the teardown is done and the init's exit is published. */
+  get closed(): Promise<ExecStatus> {
+    return this.closedPromise;
+  }
+
+  async pids(): Promise<ProcessEntry[]> {
+    const byPid = new Map<number, string>();
+    if (this.init.view().pid !== 0) byPid.set(this.init.view().pid, this.opts.taskId);
+    for (const [id, e] of this.execs) if (e.view().pid !== 0) byPid.set(e.view().pid, id);
+    if (!this.opts.hasContainer) return [{ pid: this.init.view().pid, execId: this.opts.taskId, info: null }];
+    let processes: ProcessDetails[];
+    try {
+      processes = await this.deps.backend.listProcesses(this.opts.taskId);
+    } catch (err) {
+      if (isGone(err) || (err as { kind?: string }).kind === 'invalid-state') {
+        throw new NotFoundError(`failed to fetch pids of task '${this.opts.taskId}': it has no running compute system`, { cause: err });
+      }
+      throw typedBackendError(err, `pids of task '${this.opts.taskId}'`);
+    }
+    return processes.map((p) => ({ pid: p.pid, execId: byPid.get(p.pid) ?? '', info: p }));
+  }
+
+  pause(): Promise<void> {
+    return this.mailbox.run(() => this.replies.ask(this.actor, { type: 'PAUSE', reqId: this.replies.nextId('pause') }));
+  }
+
+  resume(): Promise<void> {
+    return this.mailbox.run(() => this.replies.ask(this.actor, { type: 'RESUME', reqId: this.replies.nextId('resume') }));
+  }
+
+  resizePty(execId: string, width: number, height: number): Promise<void> {
+    return this.exec(execId).resize(width, height);
+  }
+
+  closeIo(execId: string): Promise<void> {
+    return this.exec(execId).closeIo();
+  }
+
+  async update(resources: Record<string, unknown> | undefined): Promise<void> {
+    if (resources === undefined || Object.keys(resources).length === 0) {
+      throw new InvalidArgumentError(`resources cannot be empty, updating task '${this.opts.taskId}' failed`);
+    }
+    if (!this.opts.hasContainer) {
+      throw new NotImplementedError(`task '${this.opts.taskId}' is a pod sandbox without a container: nothing to update`);
+    }
+    try {
+      await this.deps.backend.updateResources(this.opts.taskId, resources);
+    } catch (err) {
+      throw typedBackendError(err, `update of task '${this.opts.taskId}'`);
+    }
+  }
+
+  async stats(): Promise<Statistics> {
+    if (!this.opts.hasContainer) {
+      return {
+        timestamp: this.now(),
+        uptimeNs: 0,
+        processor: { totalRuntimeNs: 0, userRuntimeNs: 0, kernelRuntimeNs: 0 },
+        memory: { usageBytes: 0 },
+        processCount: 0,
+      };
+    }
+    try {
+      return await this.deps.backend.statistics(this.opts.taskId);
+    } catch (err) {
+      if (isGone(err) || (err as { kind?: string }).kind === 'invalid-state') {
+        throw new NotFoundError(`failed to fetch stats of task '${this.opts.taskId}': it has no running compute system`, { cause: err });
+      }
+      throw typedBackendError(err, `stats of task '${this.opts.taskId}'`);
+    }
+  }
+
+  /** Every exec of the task, init first, for listing. */
+  execIds(): string[] {
+    return ['', ...this.execs.keys()];
+  }
+
+  get initPid(): number {
+    return this.init.view().pid;
+  }
+
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
+  /** Stops every actor of the task. The compute system is the teardown's business, not this. */
+  async dispose(): Promise<void> {
+    this.subscription.unsubscribe();
+    this.replies.abandon(new InternalError(`task '${this.opts.taskId}' was removed`));
+    await Promise.all([...this.execs.values()].map((e) => e.stop()));
+    this.execs.clear();
+    await this.init.stop();
+    this.actor.stop();
+    this.opts.router.release(this.opts.taskId);
+  }
+}
