@@ -30,10 +30,9 @@ export class RealClock implements Clock {
     return this.originNs + BigInt(Math.round(performance.now() * 1e6));
   }
   setTimeout(fn: () => void, ms: number): TimerId {
-    const t = setTimeout(fn, ms);
-    // A pending teardown timeout must not keep a finished CLI alive.
-    t.unref?.();
-    return t;
+    // Referenced on purpose: a simulated `sleep` is real work the process must wait for.
+    // Actors clear their own timers when they stop.
+    return setTimeout(fn, ms);
   }
   clearTimeout(id: TimerId): void {
     clearTimeout(id as ReturnType<typeof setTimeout>);

@@ -1,5 +1,6 @@
 import { MemorySink } from '../../src/actors/memory-sink.ts';
 import { Node } from '../../src/actors/node.ts';
+import type { StdioOpener } from '../../src/actors/stdio.ts';
 import { VirtualClock, settle, type Clock } from '../../src/clock.ts';
 import { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -16,11 +17,11 @@ export interface Harness {
   close(): Promise<{ openSystems: number; tasks: number }>;
 }
 
-export function harness(options: { clock?: Clock } = {}): Harness {
+export function harness(options: { clock?: Clock; openStdio?: StdioOpener } = {}): Harness {
   const clock = (options.clock as VirtualClock | undefined) ?? new VirtualClock();
   const backend = new SimBackend({ clock });
   const sink = new MemorySink();
-  const node = new Node({ backend, sink, log: silentLogger(), clock });
+  const node = new Node({ backend, sink, log: silentLogger(), clock, ...(options.openStdio ? { openStdio: options.openStdio } : {}) });
   return {
     node,
     backend,

@@ -85,7 +85,7 @@ describe('exec machine transition table', () => {
           const terminal = !row.published.includes('no tty');
           const before = reach(state, terminal);
           const [after, actions] = transition(execMachine, before, event as ExecEvent);
-          const emitted = actions.filter((a) => a.type === 'xstate.emit').map((a) => (a.params as { event: ExecEmitted }).event);
+          const emitted = (actions as { type: string; params?: unknown }[]).filter((a) => a.type === 'xstate.emit').map((a) => (a.params as { event: ExecEmitted }).event);
           const [nextState, status] = row.next.split(/\s*\(/);
           const expected = nextState === 'running' ? stateName(after).split('.')[0] : stateName(after);
           expect(expected).toBe(nextState?.trim());

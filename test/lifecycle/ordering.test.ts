@@ -1,0 +1,228 @@
+/**
+ * containerd's ordering cases (reference/containerd.md §3–§4) that the
+ * simulated HCS can express, through the whole actor system.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { streamsIo } from '../../src/actors/stdio.ts';
+import { harness, linux, rejection, type Harness } from '../helpers/harness.ts';
+
+let h: Harness;
+let dir: string;
+beforeEach(() => {
+  h = harness();
+  dir = mkdtempSync(join(tmpdir(), 'podvisor-order-'));
+});
+afterEach(async () => {
+  const left = await h.close();
+  rmSync(dir, { recursive: true, force: true });
+  expect(left.openSystems).toBe(0);
+});
+
+/** Kills (if needed) and deletes a task, so the test leaves nothing behind. */
+async function cleanup(id: string): Promise<void> {
+  const state = await h.node.state({ id });
+  if (state.status === 'running') await h.node.kill({ id, signal: 9 });
+  await h.node.wait({ id });
+  await h.node.delete({ id });
+}
+
+describe('containerd ordering', () => {
+  it('TestContainerStart: a wait issued before start gets the exit status, and delete returns it', async () => {
+    await h.node.create({ id: 't1', spec: linux('exit 7') });
+    const waited = h.node.wait({ id: 't1' });
+    const { pid } = await h.node.start({ id: 't1' });
+    expect(pid).toBeGreaterThan(0);
+    expect(await waited).toMatchObject({ exitStatus: 7 });
+    const deleted = await h.node.delete({ id: 't1' });
+    expect(deleted).toMatchObject({ pid, exitStatus: 7 });
+    expect(h.sink.topics('t1')).toEqual(['create', 'start', 'exit:t1', 'delete:']);
+  });
+
+  it('a process that exits during its own start still gets start, then exit', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    for (let i = 0; i < 20; i++) {
+      await h.node.exec({ id: 't1', execId: `quick${i}`, spec: { args: ['true'] } });
+      await h.node.start({ id: 't1', execId: `quick${i}` });
+      await h.node.wait({ id: 't1', execId: `quick${i}` });
+    }
+    for (let i = 0; i < 20; i++) {
+      const topics = h.sink.topics('t1');
+      expect(topics.indexOf(`exec-started:quick${i}`)).toBeGreaterThan(-1);
+      expect(topics.indexOf(`exec-started:quick${i}`)).toBeLessThan(topics.indexOf(`exit:quick${i}`));
+      expect(topics.filter((t) => t === `exit:quick${i}`)).toHaveLength(1);
+    }
+    await cleanup('t1');
+  });
+
+  it('init killed while execs run: every exec exit is published before the init exit (decision 1)', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    for (const e of ['e1', 'e2']) {
+      await h.node.exec({ id: 't1', execId: e, spec: { args: ['sh', '-c', 'sleep inf'] } });
+      await h.node.start({ id: 't1', execId: e });
+    }
+    await h.node.kill({ id: 't1', signal: 9 });
+    expect(await h.node.wait({ id: 't1' })).toMatchObject({ exitStatus: 137 });
+    const topics = h.sink.topics('t1');
+    const initExit = topics.indexOf('exit:t1');
+    expect(topics.indexOf('exit:e1')).toBeGreaterThan(-1);
+    expect(topics.indexOf('exit:e2')).toBeGreaterThan(-1);
+    expect(topics.indexOf('exit:e1')).toBeLessThan(initExit);
+    expect(topics.indexOf('exit:e2')).toBeLessThan(initExit);
+    expect(topics.at(-1)).toBe('exit:t1');
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('kill of a created exec: status 1, no exec-started and no exit event', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', 'sleep inf'] } });
+    await h.node.kill({ id: 't1', execId: 'e1', signal: 15 });
+    expect(await h.node.state({ id: 't1', execId: 'e1' })).toMatchObject({ status: 'stopped', exitStatus: 1, pid: 0 });
+    expect(h.sink.topics('t1')).toEqual(['create', 'start', 'exec-added:e1']);
+    await cleanup('t1');
+    expect(h.sink.topics('t1').filter((t) => t === 'exit:e1')).toHaveLength(0);
+  });
+
+  it('TestDeleteContainerExecCreated: deleting a created exec returns status 0', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['true'] } });
+    expect(await h.node.delete({ id: 't1', execId: 'e1' })).toMatchObject({ exitStatus: 0, pid: 0 });
+    expect(h.sink.topics('t1')).toEqual(['create', 'start', 'exec-added:e1', 'delete:e1']);
+    expect((await rejection(h.node.state({ id: 't1', execId: 'e1' }))).code).toBe('not_found');
+    await cleanup('t1');
+  });
+
+  it('TestContainerKill: a second kill after the exit is not_found', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.kill({ id: 't1', signal: 9 });
+    await h.node.wait({ id: 't1' });
+    expect((await rejection(h.node.kill({ id: 't1', signal: 15 }))).code).toBe('not_found');
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('TestRegressionIssue4769: exactly one exit event per process, none added by delete', async () => {
+    await h.node.create({ id: 't1', spec: linux('true') });
+    await h.node.start({ id: 't1' });
+    expect(await h.node.wait({ id: 't1' })).toMatchObject({ exitStatus: 0 });
+    await h.node.delete({ id: 't1' });
+    const exits = h.sink.events.filter((r) => r.event.topic === 'exit');
+    expect(exits).toHaveLength(1);
+    expect(exits[0]?.event.event).toMatchObject({ containerId: 't1', id: 't1', exitStatus: 0 });
+  });
+
+  it('TestWaitStoppedTask / TestWaitStoppedProcess: a second wait returns the same status at once', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', 'exit 6'] } });
+    await h.node.start({ id: 't1', execId: 'e1' });
+    expect(await h.node.wait({ id: 't1', execId: 'e1' })).toMatchObject({ exitStatus: 6 });
+    expect(await h.node.wait({ id: 't1', execId: 'e1' })).toMatchObject({ exitStatus: 6 });
+    await h.node.kill({ id: 't1', signal: 15 });
+    const first = await h.node.wait({ id: 't1' });
+    expect(first.exitStatus).toBe(143);
+    expect(await h.node.wait({ id: 't1' })).toEqual(first);
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('TestContainerNoBinaryExists: start fails, the init reports 127, teardown still publishes its exit', async () => {
+    await h.node.create({ id: 't1', spec: { ...linux(''), process: { args: ['no-such-binary'] } } });
+    const err = await rejection(h.node.start({ id: 't1' }));
+    expect(err.code).toBe('invalid_argument');
+    expect(await h.node.wait({ id: 't1' })).toMatchObject({ exitStatus: 127 });
+    expect(h.sink.topics('t1')).toEqual(['create', 'exit:t1']);
+    expect(h.sink.events.find((r) => r.event.topic === 'exit')?.event.event).toMatchObject({ pid: 0, exitStatus: 127 });
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('TestContainerExecNoBinaryExists / TestRegressionIssue6429: a failed exec start gets no exit event', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['no-such-binary'] } });
+    expect((await rejection(h.node.start({ id: 't1', execId: 'e1' }))).code).toBe('invalid_argument');
+    expect(await h.node.state({ id: 't1', execId: 'e1' })).toMatchObject({ status: 'stopped', exitStatus: 127 });
+    expect(h.sink.topics('t1')).toEqual(['create', 'start', 'exec-added:e1']);
+    await cleanup('t1');
+  });
+
+  it('TestDeleteRunningContainer: deleting a running task is failed_precondition and changes nothing', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    const { pid } = await h.node.start({ id: 't1' });
+    const before = await h.node.state({ id: 't1' });
+    expect((await rejection(h.node.delete({ id: 't1' }))).code).toBe('failed_precondition');
+    expect(await h.node.state({ id: 't1' })).toEqual(before);
+    expect(before).toMatchObject({ status: 'running', pid });
+    await cleanup('t1');
+  });
+
+  it('TestContainerExitedAtSet and TestShortRunningTaskPid: a short task has a pid and an exit time after its start', async () => {
+    await h.node.create({ id: 't1', spec: linux('true') });
+    const { pid } = await h.node.start({ id: 't1' });
+    expect(pid).toBeGreaterThan(0);
+    const { exitedAt } = await h.node.wait({ id: 't1' });
+    const start = h.sink.events.find((r) => r.event.topic === 'start');
+    expect(exitedAt).not.toBeNull();
+    expect(String(exitedAt) >= String(start?.event.timestamp)).toBe(true);
+    expect((await h.node.state({ id: 't1' })).pid).toBe(pid);
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('all output a process wrote reaches its stdout file before its exit event', async () => {
+    const out = join(dir, 'out.txt');
+    await h.node.create({ id: 't1', stdout: out, spec: linux('echo one; echo two; exit 4') });
+    let atExit = '';
+    const stop = h.sink.subscribe((r) => {
+      if (r.event.topic === 'exit') atExit = readFileSync(out, 'utf8');
+    });
+    await h.node.start({ id: 't1' });
+    await h.node.wait({ id: 't1' });
+    stop();
+    expect(atExit).toBe('one\ntwo\n');
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('TestContainerCloseIO: cat sees EOF when stdin is closed, and exits', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    let seen = '';
+    stdout.on('data', (c: Buffer) => (seen += c.toString()));
+    await h.close();
+    h = harness({ openStdio: async (req) => streamsIo({ stdin: req.stdin === '' ? null : stdin, stdout: req.stdout === '' ? null : stdout, stderr: null }) });
+    await h.node.create({ id: 't1', stdin: '/in', stdout: '/out', spec: { ...linux(''), process: { args: ['cat'] } } });
+    await h.node.start({ id: 't1' });
+    stdin.write('hello\n');
+    await h.advance(0);
+    expect((await h.node.state({ id: 't1' })).status).toBe('running');
+    await h.node.closeIo({ id: 't1', stdin: true });
+    expect(await h.node.wait({ id: 't1' })).toMatchObject({ exitStatus: 0 });
+    expect(seen).toBe('hello\n');
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('TestTaskResize: a resize before start is accepted for a terminal', async () => {
+    await h.node.create({ id: 't1', terminal: true, spec: linux('sleep inf') });
+    await h.node.resizePty({ id: 't1', width: 34, height: 12 });
+    await h.node.start({ id: 't1' });
+    await cleanup('t1');
+  });
+
+  it('TestContainerPids: pids lists the init and running execs with their exec ids', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    const { pid } = await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', 'sleep inf'] } });
+    const e1 = await h.node.start({ id: 't1', execId: 'e1' });
+    const { processes } = await h.node.pids({ id: 't1' });
+    expect(processes.map((p) => [p.pid, p.execId])).toEqual([
+      [pid, 't1'],
+      [e1.pid, 'e1'],
+    ]);
+    await cleanup('t1');
+  });
+});
