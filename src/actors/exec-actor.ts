@@ -70,6 +70,7 @@ export class ExecActor {
   private resolveExited!: (status: ExecStatus) => void;
   private readonly log: Logger;
   private ioClosed: Promise<void> | undefined;
+  private removed = false;
 
   constructor(
     private readonly deps: ActorDeps,
@@ -264,32 +265,40 @@ export class ExecActor {
 
   // Commands, each taking effect after the one before it (decision 5).
 
+  /** Runs a command in this exec's turn; one queued behind the exec's deletion finds it gone. */
+  private turn<T>(command: () => Promise<T>): Promise<T> {
+    return this.mailbox.run(() => {
+      if (this.removed) return Promise.reject(new NotFoundError(`${this.target()} not found`));
+      return command();
+    });
+  }
+
   /**
    * Starts the process. `admit` runs first, inside this exec's turn, only
    * when the process is still `created`: the task uses it to refuse starts
    * after its init has exited and to count the exec as live.
    */
   start(admit?: () => Promise<void>): Promise<{ pid: number }> {
-    return this.mailbox.run(async () => {
+    return this.turn(async () => {
       if (admit !== undefined && this.actor.getSnapshot().matches('created')) await admit();
       return this.replies.ask<{ pid: number }>(this.actor, { type: 'START', reqId: this.replies.nextId('start') });
     });
   }
 
   kill(plan: SignalPlanData): Promise<void> {
-    return this.mailbox.run(() =>
+    return this.turn(() =>
       this.replies.ask(this.actor, { type: 'KILL', reqId: this.replies.nextId('kill'), plan, at: this.now() }),
     );
   }
 
   resize(width: number, height: number): Promise<void> {
-    return this.mailbox.run(() =>
+    return this.turn(() =>
       this.replies.ask(this.actor, { type: 'RESIZE', reqId: this.replies.nextId('resize'), width, height }),
     );
   }
 
   closeIo(): Promise<void> {
-    return this.mailbox.run(async () => {
+    return this.turn(async () => {
       await this.replies.ask(this.actor, { type: 'CLOSE_IO', reqId: this.replies.nextId('close-io') });
       // Outside `running` the machine only records it; the upstream end closes here.
       if (!this.actor.getSnapshot().matches('running')) this.opts.io.closeStdin();
@@ -298,7 +307,7 @@ export class ExecActor {
 
   /** Deletes a created or exited process; resolves after its exit event, if one is owed, is out. */
   delete(): Promise<ExecStatus> {
-    return this.mailbox.run(async () => {
+    return this.turn(async () => {
       const status = await this.replies.ask<ExecStatus>(this.actor, {
         type: 'DELETE',
         reqId: this.replies.nextId('delete'),
@@ -342,6 +351,7 @@ export class ExecActor {
 
   /** Stops the actor; its stdio is closed. Call only once the exec is deleted. */
   async stop(): Promise<void> {
+    this.removed = true;
     this.replies.abandon(new InternalError(`${this.target()} was removed`));
     this.actor.stop();
     this.done$.next();

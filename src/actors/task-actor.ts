@@ -216,7 +216,16 @@ export class TaskActor {
     }
   }
 
+  /** Runs a command in the task's turn; one queued behind the task's deletion finds it gone. */
+  private turn<T>(command: () => Promise<T>): Promise<T> {
+    return this.mailbox.run(() => {
+      if (this.deleted) return Promise.reject(new NotFoundError(`task '${this.opts.taskId}' not found`));
+      return command();
+    });
+  }
+
   private exec(execId: string): ExecActor {
+    if (this.deleted) throw new NotFoundError(`task '${this.opts.taskId}' not found`);
     if (execId === '') return this.init;
     const exec = this.execs.get(execId);
     if (exec === undefined) throw new NotFoundError(`${describeExec(this.opts.taskId, execId)} not found`);
@@ -255,7 +264,7 @@ export class TaskActor {
 
   /** Adds an exec in state created and publishes `exec-added`. */
   addExec(req: ExecRequest): Promise<void> {
-    return this.mailbox.run(async () => {
+    return this.turn(async () => {
       checkTerminalStdio(req.stdio, this.opts.taskId, req.execId);
       const snap = this.actor.getSnapshot();
       // Refusals need no stdio: ask the machine first when it would refuse anyway.
@@ -330,7 +339,7 @@ export class TaskActor {
   delete(execId: string): Promise<ExecStatus> {
     if (execId !== '') {
       const exec = this.exec(execId);
-      return this.mailbox.run(async () => {
+      return this.turn(async () => {
         const status = await exec.delete();
         this.execs.delete(execId);
         this.actor.send({ type: 'EXEC_REMOVED', execId });
@@ -339,8 +348,7 @@ export class TaskActor {
         return status;
       });
     }
-    return this.mailbox.run(async () => {
-      if (this.deleted) throw new NotFoundError(`task '${this.opts.taskId}' not found`);
+    return this.turn(async () => {
       for (const exec of this.execs.values()) if (!exec.exited) exec.forceExit(1);
       await this.init.delete();
       await this.closedPromise;
@@ -380,11 +388,11 @@ export class TaskActor {
   }
 
   pause(): Promise<void> {
-    return this.mailbox.run(() => this.replies.ask(this.actor, { type: 'PAUSE', reqId: this.replies.nextId('pause') }));
+    return this.turn(() => this.replies.ask(this.actor, { type: 'PAUSE', reqId: this.replies.nextId('pause') }));
   }
 
   resume(): Promise<void> {
-    return this.mailbox.run(() => this.replies.ask(this.actor, { type: 'RESUME', reqId: this.replies.nextId('resume') }));
+    return this.turn(() => this.replies.ask(this.actor, { type: 'RESUME', reqId: this.replies.nextId('resume') }));
   }
 
   resizePty(execId: string, width: number, height: number): Promise<void> {

@@ -226,3 +226,40 @@ describe('containerd ordering', () => {
     await cleanup('t1');
   });
 });
+
+describe('lost notifications', () => {
+  it('an exec whose exit notification is lost holds the init exit, then is reported 255 after 30 s (decision 1, 3)', async () => {
+    await h.node.create({ id: 't1', spec: linux('sleep inf') });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', 'sleep inf'] } });
+    const { pid } = await h.node.start({ id: 't1', execId: 'e1' });
+    h.backend.faults.dropNotification({ type: 'process-exited', systemId: 't1', pid });
+    const waited = h.node.wait({ id: 't1' });
+    await h.node.kill({ id: 't1', signal: 9 });
+    await h.advance(29_000);
+    expect(h.sink.topics('t1')).not.toContain('exit:t1');
+    expect(h.sink.topics('t1')).not.toContain('exit:e1');
+    await h.advance(2_000);
+    expect(await waited).toMatchObject({ exitStatus: 137 });
+    const topics = h.sink.topics('t1');
+    expect(topics.slice(-2)).toEqual(['exit:e1', 'exit:t1']);
+    expect(h.sink.events.find((r) => r.event.topic === 'exit' && r.event.event.id === 'e1')?.event.event).toMatchObject({ exitStatus: 255 });
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('a container whose shutdown never completes is terminated after 30 s and released after 30 more', async () => {
+    await h.node.create({ id: 't1', spec: linux("trap '' TERM; sleep inf", { 'podvisor.sim/ignore-shutdown': 'true' }) });
+    await h.node.start({ id: 't1' });
+    await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', "trap '' TERM; sleep inf"] } });
+    await h.node.start({ id: 't1', execId: 'e1' });
+    const waited = h.node.wait({ id: 't1' });
+    // The init ignores SIGTERM; kill it so the teardown starts, with the exec still running.
+    await h.node.kill({ id: 't1', signal: 9 });
+    await h.advance(29_999);
+    expect(h.sink.topics('t1')).not.toContain('exit:e1');
+    await h.advance(1);
+    expect(await waited).toMatchObject({ exitStatus: 137 });
+    expect(h.sink.topics('t1').slice(-2)).toEqual(['exit:e1', 'exit:t1']);
+    await h.node.delete({ id: 't1' });
+  });
+});
