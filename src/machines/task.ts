@@ -198,6 +198,7 @@ export const taskMachine = setup({
       // The create reply is keyed by the task id, unique on the node. A task
       // without a container is given a systemCall that does nothing.
       invoke: {
+        id: 'create',
         src: 'systemCall',
         input: { call: 'create' },
         onDone: { target: 'active' },
@@ -257,6 +258,7 @@ export const taskMachine = setup({
         },
         pausing: {
           invoke: {
+            id: 'pause',
             src: 'systemCall',
             input: { call: 'pause' },
             onDone: {
@@ -279,6 +281,7 @@ export const taskMachine = setup({
         },
         resuming: {
           invoke: {
+            id: 'resume',
             src: 'systemCall',
             input: { call: 'resume' },
             onDone: {
@@ -296,6 +299,7 @@ export const taskMachine = setup({
       states: {
         shutdown: {
           invoke: {
+            id: 'shutdown',
             src: 'systemCall',
             input: { call: 'shutdown' },
             onDone: 'waitStop',
@@ -309,6 +313,7 @@ export const taskMachine = setup({
         },
         terminate: {
           invoke: {
+            id: 'terminate',
             src: 'systemCall',
             input: { call: 'terminate' },
             onDone: 'waitTerminated',
@@ -330,6 +335,7 @@ export const taskMachine = setup({
         },
         releasing: {
           invoke: {
+            id: 'close',
             src: 'systemCall',
             input: { call: 'close' },
             onDone: '#task.awaitingExecs',
