@@ -33,7 +33,7 @@ const NAMES = new Map<number, string>(Object.entries(HRESULT).map(([name, value]
 /** HCS reports the same condition as 0xC037xxxx and 0x8037xxxx; compare on one form. */
 function canonical(hr: number): number {
   const u = hr >>> 0;
-  return (u & 0xffff0000) === 0xc0370000 ? ((u & 0x0000ffff) | 0x80370000) >>> 0 : u;
+  return ((u & 0xffff0000) >>> 0) === 0xc0370000 ? ((u & 0x0000ffff) | 0x80370000) >>> 0 : u;
 }
 
 const KINDS = new Map<number, BackendErrorKind>([

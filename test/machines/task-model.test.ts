@@ -56,8 +56,8 @@ function step(t: Trace, ev: Ev): Trace {
 function check(t: Trace): void {
   const where = t.path.join(' → ');
   const types = t.emitted.map((e) => e.type);
-  const at = (type: string) => types.indexOf(type);
-  const count = (type: string) => types.filter((x) => x === type).length;
+  const at = (type: string) => types.indexOf(type as TaskEmitted['type']);
+  const count = (type: string) => types.filter((x) => x === type).length as number;
   expect(count('create'), where).toBeLessThanOrEqual(1);
   expect(count('exit'), where).toBeLessThanOrEqual(1);
   expect(count('delete'), where).toBeLessThanOrEqual(1);
