@@ -491,6 +491,7 @@ export class Node {
         }
       } else {
         await Promise.allSettled(group.map((t) => t.kill('', 9, true)));
+        await Promise.all(group.map((t) => t.wait('')));
       }
       for (const t of [...group].reverse()) {
         await this.deleteQuietly(t);
