@@ -41,7 +41,7 @@ import type {
 } from './operations.ts';
 import { PodActor } from './pod-actor.ts';
 import { checkTerminalStdio, openPathStdio, type StdioOpener, type StdioRequest } from './stdio.ts';
-import { TaskActor } from './task-actor.ts';
+import { TaskActor, type TaskOptions } from './task-actor.ts';
 
 export interface NodeOptions {
   backend: Backend;
@@ -212,27 +212,11 @@ export class Node {
     });
   }
 
-  private async newTask(o: {
-    podId: string;
-    taskId: string;
-    spec: OciSpec;
-    bundle: string;
-    rootfs: RootfsMount[];
-    stdio: StdioRequest;
-    hasContainer: boolean;
-    sandbox: boolean;
-    onInitRunning?: (running: boolean) => void;
-  }): Promise<TaskActor> {
+  private async newTask(o: Omit<TaskOptions, 'io' | 'router' | 'openStdio'>): Promise<TaskActor> {
     // hcsshim connects the upstream IO when the task is created, so a bad
     // path fails the create rather than the start.
     const io = await this.openStdio(o.stdio, o.taskId, '');
-    const task = new TaskActor(this.deps, {
-      ...o,
-      io,
-      router: this.router,
-      openStdio: this.openStdio,
-      ...(o.onInitRunning === undefined ? {} : { onInitRunning: o.onInitRunning }),
-    });
+    const task = new TaskActor(this.deps, { ...o, io, router: this.router, openStdio: this.openStdio });
     await task.create();
     return task;
   }

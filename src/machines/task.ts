@@ -31,6 +31,7 @@ import {
   AlreadyExistsError,
   FailedPreconditionError,
   InternalError,
+  NotFoundError,
   NotImplementedError,
   type PodvisorError,
 } from '../errors.ts';
@@ -236,12 +237,20 @@ export const taskMachine = setup({
           },
           { actions: 'refuseCreateExec' },
         ],
-        ADMIT_EXEC_START: {
-          actions: [
-            assign({ liveExecs: ({ context, event }) => [...context.liveExecs, event.execId] }),
-            emit(({ event }) => ok(event.reqId)),
-          ],
-        },
+        ADMIT_EXEC_START: [
+          {
+            guard: ({ context, event }) => context.execIds.includes(event.execId),
+            actions: [
+              assign({ liveExecs: ({ context, event }) => [...context.liveExecs, event.execId] }),
+              emit(({ event }) => ok(event.reqId)),
+            ],
+          },
+          {
+            actions: emit(({ context, event }) =>
+              fail(event.reqId, new NotFoundError(`exec '${event.execId}' in ${describeTask(context)} not found`)),
+            ),
+          },
+        ],
       },
       states: {
         ready: {
