@@ -51,6 +51,11 @@ export interface NodeOptions {
   /** Opens upstream stdio; the bus adds `nats` to the default files and FIFOs. */
   openStdio?: StdioOpener;
   version?: string;
+  /**
+   * Asked before each new operation; a reason refuses it with `unavailable`
+   * (the bus says so while its events cannot reach NATS).
+   */
+  refusal?: () => string | null;
 }
 
 export type NodeState = 'running' | 'draining' | 'stopped';
@@ -113,6 +118,7 @@ export class Node {
   private readonly reserved = new Set<string>();
   private readonly openStdio: StdioOpener;
   private readonly version: string;
+  private readonly refusal: () => string | null;
   private phase: NodeState = 'running';
   private inflight = 0;
   private idle: (() => void) | undefined;
@@ -122,6 +128,7 @@ export class Node {
     this.deps = { backend: options.backend, sink: options.sink, clock, log: options.log };
     this.openStdio = options.openStdio ?? openPathStdio;
     this.version = options.version ?? '0.1.0';
+    this.refusal = options.refusal ?? (() => null);
     this.router = new NotificationRouter(options.backend.notifications, (err) => {
       options.log.fatal({ err }, 'backend notifications failed; the node cannot watch its processes');
       this.phase = 'draining';
@@ -143,6 +150,8 @@ export class Node {
   /** Counts the operation in flight, refusing new ones once draining. */
   private async op<T>(fn: () => Promise<T>): Promise<T> {
     if (this.phase !== 'running') throw new UnavailableError(`node is ${this.phase}: no new operations`);
+    const reason = this.refusal();
+    if (reason !== null) throw new UnavailableError(reason);
     this.inflight++;
     try {
       return await fn();

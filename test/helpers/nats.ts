@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection, Msg } from '@nats-io/nats-core';
+import { startEmbeddedNats, type EmbeddedNats } from '../../src/bus/embedded.ts';
+
+export interface TestNats {
+  server: EmbeddedNats;
+  dir: string;
+  client(): Promise<NatsConnection>;
+  /** Stops the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** A real nats-server with JetStream on a free loopback port, in a temporary directory. */
+export async function startTestNats(extraConfig = ''): Promise<TestNats> {
+  const dir = mkdtempSync(join(tmpdir(), 'podvisor-nats-'));
+  const server = await startEmbeddedNats({ dir, extraConfig });
+  const clients: NatsConnection[] = [];
+  return {
+    server,
+    dir,
+    async client() {
+      const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      clients.push(nc);
+      return nc;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Answer {
+  ok: boolean;
+  body: Record<string, unknown>;
+  errorCode: string | undefined;
+  headerCode: string | undefined;
+}
+
+/** Sends a command and decodes the reply, service errors included. */
+export async function request(nc: NatsConnection, subject: string, body: unknown, timeout = 5_000): Promise<Answer> {
+  const msg: Msg = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout });
+  const parsed = msg.data.length === 0 ? {} : (msg.json() as Record<string, unknown>);
+  const headerCode = msg.headers?.get('Nats-Service-Error-Code') || undefined;
+  const error = parsed['error'] as { code?: string } | undefined;
+  return { ok: headerCode === undefined, body: parsed, errorCode: error?.code, headerCode };
+}
