@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   /** Extra configuration appended to the generated file (accounts, users). */
   extraConfig?: string;
   startTimeoutMs?: number;
+  /** A fixed client port (a restarted server keeps its address); default any free one. */
+  port?: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function startEmbeddedNats(options: EmbeddedOptions): Promise<Embed
   writeFileSync(
     config,
     [
-      'listen: 127.0.0.1:-1',
+      `listen: 127.0.0.1:${options.port ?? -1}`,
       `jetstream { store_dir: ${JSON.stringify(join(dir, 'jetstream'))} }`,
       options.websocket === true ? 'websocket { host: 127.0.0.1, port: -1, no_tls: true }' : '',
       options.extraConfig ?? '',

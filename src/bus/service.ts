@@ -71,6 +71,8 @@ export async function startCommandService(
       },
     });
   }
+  // The endpoints are subscriptions: make sure the server has them before anyone is told we serve.
+  await nc.flush();
   return service;
 }
 

@@ -7,6 +7,8 @@ import { startEmbeddedNats, type EmbeddedNats } from '../../src/bus/embedded.ts'
 
 export interface TestNats {
   server: EmbeddedNats;
+  /** Stops the server and starts it again on the same port and data. */
+  restart(downMs?: number): Promise<void>;
   dir: string;
   client(): Promise<NatsConnection>;
   /** Stops the server and removes its data. */
@@ -16,22 +18,29 @@ export interface TestNats {
 /** A real nats-server with JetStream on a free loopback port, in a temporary directory. */
 export async function startTestNats(extraConfig = ''): Promise<TestNats> {
   const dir = mkdtempSync(join(tmpdir(), 'podvisor-nats-'));
-  const server = await startEmbeddedNats({ dir, extraConfig });
+  const first = await startEmbeddedNats({ dir, extraConfig });
+  const port = Number(new URL(first.url.replace('nats://', 'http://')).port);
   const clients: NatsConnection[] = [];
-  return {
-    server,
+  const t: TestNats = {
+    server: first,
     dir,
+    async restart(downMs = 0) {
+      await t.server.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      t.server = await startEmbeddedNats({ dir, extraConfig, port });
+    },
     async client() {
-      const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      const nc = await connect({ servers: t.server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       clients.push(nc);
       return nc;
     },
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-      await server.stop();
+      await t.server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return t;
 }
 
 export interface Answer {
