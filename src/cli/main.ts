@@ -1,20 +1,69 @@
-import { Command } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { runDemo } from './demo.ts';
+import { serve } from './serve.ts';
+import { clientOptions, taskCommand, withClient, type ClientFlags } from './task-commands.ts';
+import { followEvents, listNodes } from './watch.ts';
 
 /** Parses the command line and runs the chosen command; resolves with the exit status. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   let status = 0;
+  const setStatus = (n: number): void => {
+    status = n;
+  };
   const program = new Command()
     .name('podvisor')
     .description('Container lifecycle service: pods, tasks and execs as actors over HCS, runc or a simulated HCS')
+    .exitOverride()
     .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the service (an embedded nats-server is started when no --nats-url is given)')
+    .addOption(new Option('--nats-url <url>', 'NATS server(s); absent: start an embedded nats-server').env('PODVISOR_NATS_URL'))
+    .addOption(new Option('--node <name>', 'node id (default: the host name)').env('PODVISOR_NODE'))
+    .addOption(new Option('--prefix <prefix>', 'subject prefix').env('PODVISOR_PREFIX').default('podvisor'))
+    .addOption(new Option('--backend <name>', 'sim | hcs | runc | auto').env('PODVISOR_BACKEND').default('auto'))
+    .addOption(new Option('--hcs-library <path>', 'library the hcs backend loads').env('PODVISOR_HCS_LIBRARY'))
+    .addOption(new Option('--state-dir <dir>', 'local state (embedded NATS data, runc root)').env('PODVISOR_STATE_DIR'))
+    .addOption(new Option('--log-level <level>', 'trace | debug | info | warn | error').env('PODVISOR_LOG_LEVEL').default('info'))
+    .addOption(new Option('--creds <file>', 'NATS credentials file').env('PODVISOR_CREDS'))
+    .addOption(new Option('--dashboard <addr>', 'serve the dashboard page').env('PODVISOR_DASHBOARD'))
+    .action(async (flags) => setStatus(await serve(flags)));
+
+  program.addCommand(taskCommand(out, setStatus));
+
+  clientOptions(program.command('events').description('follow lifecycle events (replay with --since)'))
+    .argument('[filter]', 'subject filter under the prefix, e.g. "*.events.pod1.>"')
+    .option('--since <seq|time>', 'replay from this stream sequence or RFC 3339 time, then follow')
+    .option('--limit <n>', 'stop after n events')
+    .action(async (filter: string | undefined, f: ClientFlags & { since?: string; limit?: string }) => {
+      await withClient(f, (c) =>
+        followEvents(c, { json: f.json === true, out }, {
+          prefix: f.prefix,
+          ...(filter === undefined ? {} : { filter }),
+          ...(f.since === undefined ? {} : { since: f.since }),
+          ...(f.limit === undefined ? {} : { limit: Number(f.limit) }),
+        }),
+      );
+    });
+
+  clientOptions(program.command('nodes').description('list the podvisor nodes answering on this NATS system')).action(
+    async (f: ClientFlags) => withClient(f, (c) => listNodes(c, { json: f.json === true, out })),
+  );
+
   program
     .command('demo')
     .description('drive one pod through its whole life on the simulated HCS and print every lifecycle event')
     .option('--json', 'print events as JSON lines')
-    .action(async (opts: { json?: boolean }) => {
-      status = await runDemo({ json: opts.json === true, out: process.stdout });
-    });
-  await program.parseAsync(argv);
+    .action(async (opts: { json?: boolean }) => setStatus(await runDemo({ json: opts.json === true, out })));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const code = (err as { code?: string }).code;
+    process.stderr.write(`podvisor: ${code === undefined ? '' : `${code}: `}${(err as Error).message}\n`);
+    return 1;
+  }
   return status;
 }
