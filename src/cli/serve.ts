@@ -44,7 +44,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
     log,
     stateDir,
     prefix: flags.prefix,
-    ...(flags.natsUrl === undefined ? {} : { natsUrl: flags.natsUrl }),
+    // An empty PODVISOR_NATS_URL means "none given", as an absent one does.
+    ...(flags.natsUrl === undefined || flags.natsUrl === '' ? {} : { natsUrl: flags.natsUrl }),
     ...(flags.node === undefined ? {} : { node: flags.node }),
     ...(flags.creds === undefined ? {} : { creds: flags.creds }),
   });
