@@ -20,6 +20,9 @@ export interface ServeOptions {
   /** NATS servers; absent starts an embedded nats-server in `stateDir`. */
   natsUrl?: string;
   creds?: string;
+  /** User and password, where the NATS system authenticates that way (deploy/nats). */
+  user?: string;
+  pass?: string;
   node?: string;
   prefix?: string;
   stateDir: string;
@@ -55,7 +58,12 @@ export async function startPodvisor(options: ServeOptions): Promise<Podvisor> {
   }
   try {
     const nc = await connectNats(
-      { servers: natsUrl, name: `podvisor-${names.node}`, ...(options.creds === undefined ? {} : { creds: options.creds }) },
+      {
+        servers: natsUrl,
+        name: `podvisor-${names.node}`,
+        ...(options.creds === undefined ? {} : { creds: options.creds }),
+        ...(options.user === undefined ? {} : { user: options.user, pass: options.pass ?? '' }),
+      },
       log,
     );
     const sink = await JetStreamEventSink.open(nc, names, {
