@@ -10,6 +10,8 @@ import { connectNats } from './connection.ts';
 import { startEmbeddedNats, type EmbeddedNats } from './embedded.ts';
 import { JetStreamEventSink, type EventStreamLimits } from './events.ts';
 import { startCommandService } from './service.ts';
+import { withNatsStdio } from './stdio.ts';
+import { openPathStdio } from '../actors/stdio.ts';
 import { defaultNodeId, type BusNames } from './subjects.ts';
 
 export const VERSION = '0.1.0';
@@ -77,6 +79,7 @@ export async function startPodvisor(options: ServeOptions): Promise<Podvisor> {
       log,
       version: VERSION,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      openStdio: withNatsStdio(nc, names, openPathStdio),
       refusal: () => (sink.saturated ? `node '${names.node}' cannot publish its events to NATS (${sink.queued} waiting); try again later` : null),
     });
     const service: Service = await startCommandService(nc, node, names, log, VERSION);
