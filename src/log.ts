@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -22,7 +23,7 @@ export function createLogger(options: LogOptions = {}): Logger {
     redact: { paths: ['spec.process.env', 'process.env', '*.env'], censor: '[redacted]' },
   };
   if (options.pretty === true) {
-    return pino(config, pino.destination({ dest: 1, sync: true }));
+    return pino(config, pretty({ colorize: true, sync: true, ignore: 'service,hostname,pid', ...(options.destination === undefined ? {} : { destination: options.destination }) }));
   }
   return options.destination === undefined ? pino(config) : pino(config, options.destination);
 }

@@ -34,7 +34,8 @@ function chooseBackend(name: string, log: Logger): Backend {
 
 /** `podvisor serve`: runs until SIGTERM or SIGINT, then drains and exits 0. */
 export async function serve(flags: ServeFlags): Promise<number> {
-  const log = createLogger({ level: flags.logLevel });
+  // People at a terminal get readable lines; everything else gets JSON.
+  const log = createLogger({ level: flags.logLevel, pretty: process.stdout.isTTY === true });
   const stateDir = flags.stateDir ?? join(tmpdir(), `podvisor-${process.getuid?.() ?? 'user'}`);
   mkdirSync(stateDir, { recursive: true });
   if (flags.dashboard !== undefined) log.warn({ dashboard: flags.dashboard }, 'the dashboard page is not part of this build; ignoring --dashboard');
