@@ -28,6 +28,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--log-level <level>', 'trace | debug | info | warn | error').env('PODVISOR_LOG_LEVEL').default('info'))
     .addOption(new Option('--creds <file>', 'NATS credentials file').env('PODVISOR_CREDS'))
     .addOption(new Option('--dashboard <addr>', 'serve the dashboard page').env('PODVISOR_DASHBOARD'))
+    .addOption(new Option('--events-max-age <hours>', 'keep events in the stream this long').env('PODVISOR_EVENTS_MAX_AGE').default('168'))
+    .addOption(new Option('--events-max-bytes <bytes>', 'cap on the events stream size').env('PODVISOR_EVENTS_MAX_BYTES').default(String(1024 ** 3)))
     .action(async (flags) => setStatus(await serve(flags)));
 
   program.addCommand(taskCommand(out, setStatus));

@@ -16,6 +16,8 @@ export interface ServeFlags {
   logLevel: string;
   creds?: string;
   dashboard?: string;
+  eventsMaxAge: string;
+  eventsMaxBytes: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     log,
     stateDir,
     prefix: flags.prefix,
+    limits: { maxAgeMs: Number(flags.eventsMaxAge) * 3600 * 1000, maxBytes: Number(flags.eventsMaxBytes) },
     // An empty PODVISOR_NATS_URL means "none given", as an absent one does.
     ...(flags.natsUrl === undefined || flags.natsUrl === '' ? {} : { natsUrl: flags.natsUrl }),
     ...(flags.node === undefined ? {} : { node: flags.node }),

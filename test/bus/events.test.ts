@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PodvisorClient } from '../../src/cli/client.ts';
+import { listNodes } from '../../src/cli/watch.ts';
 import type { EventEnvelope } from '../../src/bus/events.ts';
 import { startPodvisor, type Podvisor } from '../../src/bus/server.ts';
 import { SimBackend } from '../../src/hcs/sim/backend.ts';
@@ -65,6 +68,37 @@ async function lifecycle(nc: NatsConnection, node: string, id: string, annotatio
 }
 
 describe('events on NATS', () => {
+  it('podvisor nodes lists every node on the NATS system', async () => {
+    await serve('n1');
+    await serve('n2');
+    const client = await PodvisorClient.connect({ natsUrl: nats.server.url, names: { prefix: 'podvisor', node: 'n1' }, timeoutMs: 5_000 });
+    let printed = '';
+    const out = new PassThrough();
+    out.on('data', (c: Buffer) => (printed += c.toString()));
+    await listNodes(client, { json: true, out });
+    await client.close();
+    expect((JSON.parse(printed) as { nodes: { node: string }[] }).nodes.map((n) => n.node)).toEqual(['n1', 'n2']);
+  });
+
+  it('refuses new work with unavailable, and says so, when events cannot reach NATS; works again once they do', async () => {
+    const backend = new SimBackend();
+    backends.push(backend);
+    const pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node: 'n1', stateDir, maxQueuedEvents: 3 });
+    running.push(pv);
+    await nats.server.stop();
+    await pv.node.create({ id: 'a', spec: linux('sleep inf') });
+    await pv.node.start({ id: 'a' });
+    await pv.node.create({ id: 'b', spec: linux('sleep inf') });
+    expect(pv.sink.queued).toBe(3);
+    await expect(pv.node.create({ id: 'c', spec: linux('true') })).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('cannot publish') });
+    expect(pv.node.taskCount).toBe(2);
+    await nats.restart(0);
+    for (let i = 0; i < 200 && pv.sink.queued > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await pv.node.create({ id: 'c', spec: linux('true') });
+    const nc = await nats.client();
+    expect((await replay(nc)).map((e) => `${e.env.seq}:${e.env.topic}`)).toEqual(['1:/tasks/create', '2:/tasks/start', '3:/tasks/create', '4:/tasks/create']);
+  });
+
   it('are published on <prefix>.<node>.events.<pod>.<task>.<topic> with the envelope and contiguous seq', async () => {
     await serve('n1');
     const nc = await nats.client();
