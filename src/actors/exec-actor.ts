@@ -5,7 +5,14 @@ import { InternalError, NotFoundError, describeExec, type PodvisorError } from '
 import type { EventSink, Topic, TopicMessages } from '../events.ts';
 import type { Backend, BackendNotification } from '../hcs/backend.ts';
 import type { Logger } from '../log.ts';
-import { execMachine, type ExecStatus, type ProcessOp, type SignalPlanData, type StartFailure } from '../machines/exec.ts';
+import {
+  execMachine,
+  type ExecRuntime,
+  type ExecStatus,
+  type ProcessOp,
+  type SignalPlanData,
+  type StartFailure,
+} from '../machines/exec.ts';
 import type { OciProcess } from '../oci.ts';
 import { isBackendError } from '../hcs/backend.ts';
 import { isGone, typedBackendError } from './backend-errors.ts';
@@ -51,6 +58,14 @@ export interface ExecView {
   stdio: StdioRequest;
 }
 
+/** The exec machine with its actors provided once for every exec: they call the runtime each exec passes in. */
+const execLogic = execMachine.provide({
+  actors: {
+    startProcess: fromPromise(async ({ input }) => input.runtime.startProcess(input.stdinClosed)),
+    processOp: fromPromise(async ({ input }) => input.runtime.processOp(input.pid, input.op)),
+  },
+});
+
 function isProcessExit(n: BackendNotification): n is Extract<BackendNotification, { type: 'process-exited' }> {
   return n.type === 'process-exited';
 }
@@ -60,7 +75,7 @@ function isProcessExit(n: BackendNotification): n is Extract<BackendNotification
  * backend, feeds it the backend's notifications, and publishes what it emits.
  */
 export class ExecActor {
-  readonly actor: Actor<typeof execMachine>;
+  readonly actor: Actor<typeof execLogic>;
   private readonly replies: Replies;
   private readonly mailbox = new Mailbox();
   /** hcsshim's `processDone`: fires when the process leaves the living. */
@@ -78,14 +93,12 @@ export class ExecActor {
   ) {
     this.log = deps.log.child({ execId: opts.execId === '' ? undefined : opts.execId });
     this.exitedStatus = new Promise((resolve) => (this.resolveExited = resolve));
-    const logic = execMachine.provide({
-      actors: {
-        startProcess: fromPromise(async ({ input }) => this.startProcess(input.stdinClosed)),
-        processOp: fromPromise(async ({ input }) => this.processOp(input.pid, input.op)),
-      },
-    });
-    this.actor = createActor(logic, {
-      input: { taskId: opts.taskId, execId: opts.execId, terminal: opts.stdio.terminal, fake: opts.fake },
+    const runtime: ExecRuntime = {
+      startProcess: (stdinClosed) => this.startProcess(stdinClosed),
+      processOp: (pid, op) => this.processOp(pid, op),
+    };
+    this.actor = createActor(execLogic, {
+      input: { runtime, taskId: opts.taskId, execId: opts.execId, terminal: opts.stdio.terminal, fake: opts.fake },
       clock: deps.clock,
     });
     this.replies = new Replies(this.actor);

@@ -63,12 +63,17 @@ export interface ProcessEntry {
   info: ProcessDetails | null;
 }
 
+/** The task machine with its actor provided once for every task (see exec-actor.ts). */
+const taskLogic = taskMachine.provide({
+  actors: { systemCall: fromPromise(async ({ input }) => input.runtime.systemCall(input.call)) },
+});
+
 /**
  * Runs one task: its machine (creation, pause, teardown), its init and extra
  * exec actors, and its share of backend notifications.
  */
 export class TaskActor {
-  readonly actor: Actor<typeof taskMachine>;
+  readonly actor: Actor<typeof taskLogic>;
   private readonly replies: Replies;
   private readonly mailbox = new Mailbox();
   private readonly init: ExecActor;
@@ -86,11 +91,9 @@ export class TaskActor {
   ) {
     this.log = deps.log.child({ podId: opts.podId, taskId: opts.taskId });
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-    const logic = taskMachine.provide({
-      actors: { systemCall: fromPromise(async ({ input }) => this.systemCall(input.call)) },
-    });
-    this.actor = createActor(logic, {
+    this.actor = createActor(taskLogic, {
       input: {
+        runtime: { systemCall: (call) => this.systemCall(call) },
         taskId: opts.taskId,
         hasContainer: opts.hasContainer,
         createEvent: {

@@ -41,7 +41,19 @@ import type { TaskExit } from '../events.ts';
 /** The status a process reports until it has exited (hcsshim, containerd). */
 export const UNEXITED_STATUS = 255;
 
+/**
+ * What the machine's invoked actors act on. The machine only hands it to
+ * them; `src/actors/` provides both the actors and the runtime, so one
+ * provided machine serves every exec (providing per exec would rebuild the
+ * whole state tree each time: tens of KiB per process).
+ */
+export interface ExecRuntime {
+  startProcess(stdinClosed: boolean): Promise<{ pid: number }>;
+  processOp(pid: number, op: ProcessOp): Promise<void>;
+}
+
 export interface ExecInput {
+  runtime: ExecRuntime;
   taskId: string;
   /** The exec id, or "" for the init process. */
   execId: string;
@@ -150,9 +162,11 @@ export const execMachine = setup({
   },
   actors: {
     startProcess: notProvided('startProcess') as unknown as ReturnType<
-      typeof fromPromise<{ pid: number }, { stdinClosed: boolean; consoleSize: ExecContext['consoleSize'] }>
+      typeof fromPromise<{ pid: number }, { runtime: ExecRuntime; stdinClosed: boolean; consoleSize: ExecContext['consoleSize'] }>
     >,
-    processOp: notProvided('processOp') as unknown as ReturnType<typeof fromPromise<void, { pid: number; op: ProcessOp }>>,
+    processOp: notProvided('processOp') as unknown as ReturnType<
+      typeof fromPromise<void, { runtime: ExecRuntime; pid: number; op: ProcessOp }>
+    >,
   },
   guards: {
     isTty: ({ context }) => context.terminal,
@@ -235,7 +249,7 @@ export const execMachine = setup({
       invoke: {
         id: 'startProcess',
         src: 'startProcess',
-        input: ({ context }) => ({ stdinClosed: context.stdinClosed, consoleSize: context.consoleSize }),
+        input: ({ context }) => ({ runtime: context.runtime, stdinClosed: context.stdinClosed, consoleSize: context.consoleSize }),
         onDone: {
           target: 'running',
           actions: [
@@ -344,7 +358,7 @@ export const execMachine = setup({
           invoke: {
             id: 'processOp',
             src: 'processOp',
-            input: ({ context, event }) => ({ pid: context.pid, op: opFor(event) }),
+            input: ({ context, event }) => ({ runtime: context.runtime, pid: context.pid, op: opFor(event) }),
             onDone: {
               target: 'idle',
               actions: [emit(({ context }) => ok(context.inflight ?? '')), assign({ inflight: null })],
@@ -367,7 +381,7 @@ export const execMachine = setup({
           invoke: {
             id: 'terminate',
             src: 'processOp',
-            input: ({ context }) => ({ pid: context.pid, op: { op: 'terminate' as const } }),
+            input: ({ context }) => ({ runtime: context.runtime, pid: context.pid, op: { op: 'terminate' as const } }),
             // Whether or not the terminate was accepted, the process exit is
             // what moves this exec on; a failed terminate is logged by the actor.
             onDone: { target: 'idle' },

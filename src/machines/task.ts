@@ -41,7 +41,13 @@ import type { ExecStatus, Reply } from './exec.ts';
 /** hcsshim's bound on each teardown wait (shutdown, then terminate). */
 export const TEARDOWN_WAIT_MS = 30_000;
 
+/** The compute-system calls the machine's invoked actors make; provided by `src/actors/` (see ExecRuntime). */
+export interface TaskRuntime {
+  systemCall(call: SystemCall): Promise<void>;
+}
+
 export interface TaskInput {
+  runtime: TaskRuntime;
   taskId: string;
   /** false for the WCOW pod sandbox's fake task: no compute system behind it. */
   hasContainer: boolean;
@@ -112,7 +118,7 @@ export const taskMachine = setup({
     emitted: {} as TaskEmitted,
   },
   actors: {
-    systemCall: fromPromise<void, { call: SystemCall }>(async ({ input }) => {
+    systemCall: fromPromise<void, { runtime: TaskRuntime; call: SystemCall }>(async ({ input }) => {
       throw new InternalError(`actor 'systemCall' (${input.call}) was not provided to the task machine`);
     }),
   },
@@ -201,7 +207,7 @@ export const taskMachine = setup({
       invoke: {
         id: 'create',
         src: 'systemCall',
-        input: { call: 'create' },
+        input: ({ context }) => ({ runtime: context.runtime, call: 'create' as const }),
         onDone: { target: 'active' },
         onError: {
           target: 'failed',
@@ -269,7 +275,7 @@ export const taskMachine = setup({
           invoke: {
             id: 'pause',
             src: 'systemCall',
-            input: { call: 'pause' },
+            input: ({ context }) => ({ runtime: context.runtime, call: 'pause' as const }),
             onDone: {
               target: 'paused',
               actions: [emit({ type: 'paused' as const }), 'answerInflight'],
@@ -292,7 +298,7 @@ export const taskMachine = setup({
           invoke: {
             id: 'resume',
             src: 'systemCall',
-            input: { call: 'resume' },
+            input: ({ context }) => ({ runtime: context.runtime, call: 'resume' as const }),
             onDone: {
               target: 'ready',
               actions: [emit({ type: 'resumed' as const }), 'answerInflight'],
@@ -310,7 +316,7 @@ export const taskMachine = setup({
           invoke: {
             id: 'shutdown',
             src: 'systemCall',
-            input: { call: 'shutdown' },
+            input: ({ context }) => ({ runtime: context.runtime, call: 'shutdown' as const }),
             onDone: 'waitStop',
             onError: 'terminate',
           },
@@ -324,7 +330,7 @@ export const taskMachine = setup({
           invoke: {
             id: 'terminate',
             src: 'systemCall',
-            input: { call: 'terminate' },
+            input: ({ context }) => ({ runtime: context.runtime, call: 'terminate' as const }),
             onDone: 'waitTerminated',
             onError: 'waitTerminated',
           },
@@ -346,7 +352,7 @@ export const taskMachine = setup({
           invoke: {
             id: 'close',
             src: 'systemCall',
-            input: { call: 'close' },
+            input: ({ context }) => ({ runtime: context.runtime, call: 'close' as const }),
             onDone: '#task.awaitingExecs',
             onError: {
               target: '#task.awaitingExecs',

@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { transition, initialTransition, type AnyMachineSnapshot } from 'xstate';
-import { execMachine, type ExecEmitted, type ExecEvent, type StartFailure } from '../../src/machines/exec.ts';
+import { execMachine, type ExecEmitted, type ExecEvent, type ExecRuntime, type StartFailure } from '../../src/machines/exec.ts';
+
+/** Pure transitions run no actors, so nothing ever calls the runtime. */
+const NO_RUNTIME = {} as ExecRuntime;
 import { InternalError } from '../../src/errors.ts';
 
 type Step = { type: string; [k: string]: unknown };
@@ -84,7 +87,7 @@ function checkInvariants(t: Trace): void {
 
 /** Explores breadth-first to `maxDepth`; returns the distinct state values reached. */
 function explore(input: { terminal: boolean; fake: boolean }, maxDepth: number): Set<string> {
-  const [s0] = initialTransition(execMachine, { taskId: 't', execId: 'e', ...input });
+  const [s0] = initialTransition(execMachine, { runtime: NO_RUNTIME, taskId: 't', execId: 'e', ...input });
   let frontier: Trace[] = [{ snapshot: s0, emitted: [], path: [] }];
   const seen = new Set<string>([key(s0)]);
   const reached = new Set<string>();
@@ -125,7 +128,7 @@ describe('exec machine model', () => {
     expect([...explore({ terminal: false, fake: true }, 7)].sort()).toEqual([...ALL_STATES].sort());
   });
   it('an exit seen during the start is published after the start (exit never before start)', () => {
-    let [s] = initialTransition(execMachine, { taskId: 't', execId: 'e', terminal: false, fake: false });
+    let [s] = initialTransition(execMachine, { runtime: NO_RUNTIME, taskId: 't', execId: 'e', terminal: false, fake: false });
     const emitted: ExecEmitted[] = [];
     for (const ev of [
       { type: 'START', reqId: 'r' },
@@ -141,7 +144,7 @@ describe('exec machine model', () => {
     expect(s.context.exitStatus).toBe(3);
   });
   it('a start that fails because the executable is missing exits 127 with no events', () => {
-    let [s] = initialTransition(execMachine, { taskId: 't', execId: 'e', terminal: false, fake: false });
+    let [s] = initialTransition(execMachine, { runtime: NO_RUNTIME, taskId: 't', execId: 'e', terminal: false, fake: false });
     [s] = transition(execMachine, s, { type: 'START', reqId: 'r' });
     const [n, actions] = transition(execMachine, s, { type: 'xstate.error.actor.startProcess', error: notFound } as unknown as ExecEvent);
     expect(n.context.exitStatus).toBe(127);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import { InternalError } from '../../src/errors.ts';
-import { execMachine, type ExecEmitted, type ExecEvent } from '../../src/machines/exec.ts';
+import { execMachine, type ExecEmitted, type ExecEvent, type ExecRuntime } from '../../src/machines/exec.ts';
 
 const PID = 42;
 const at = 't';
@@ -39,7 +39,7 @@ function reach(state: string, terminal: boolean): AnyMachineSnapshot {
     'running.terminating': ['START', 'startProcess done', 'FORCE_EXIT'],
     exited: ['KILL'],
   };
-  let [s] = initialTransition(execMachine, { taskId: 't', execId: 'e', terminal, fake: false });
+  let [s] = initialTransition(execMachine, { runtime: {} as ExecRuntime, taskId: 't', execId: 'e', terminal, fake: false });
   for (const step of steps[state] ?? []) [s] = transition(execMachine, s, COMMANDS[step] as ExecEvent);
   return s;
 }

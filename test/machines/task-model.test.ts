@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import { InternalError } from '../../src/errors.ts';
-import { taskMachine, type TaskEmitted, type TaskEvent } from '../../src/machines/task.ts';
+import { taskMachine, type TaskEmitted, type TaskEvent, type TaskRuntime } from '../../src/machines/task.ts';
 
 type Ev = { type: string; [k: string]: unknown };
 const status = { pid: 10, exitStatus: 0, exitedAt: 't' };
@@ -92,6 +92,7 @@ function key(t: Trace): string {
 describe('task machine model', () => {
   it('holds create-first, exit-once-after-init-and-execs, delete-after-exit on every bounded path', () => {
     const [s0, a0] = initialTransition(taskMachine, {
+      runtime: {} as TaskRuntime,
       taskId: 't',
       hasContainer: true,
       createEvent: { containerId: 't', bundle: '', rootfs: [], io: { stdin: '', stdout: '', stderr: '', terminal: false }, checkpoint: '', pid: 0 },

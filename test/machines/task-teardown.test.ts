@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock, createActor, fromPromise } from 'xstate';
 
-import { TEARDOWN_WAIT_MS, taskMachine, type SystemCall, type TaskEmitted } from '../../src/machines/task.ts';
+import { TEARDOWN_WAIT_MS, taskMachine, type SystemCall, type TaskEmitted, type TaskRuntime } from '../../src/machines/task.ts';
 
 function run(behaviour: Partial<Record<SystemCall, () => Promise<void>>>) {
   const calls: SystemCall[] = [];
@@ -15,15 +15,18 @@ function run(behaviour: Partial<Record<SystemCall, () => Promise<void>>>) {
   const actor = createActor(
     taskMachine.provide({
       actors: {
-        systemCall: fromPromise(async ({ input }: { input: { call: SystemCall } }) => {
-          calls.push(input.call);
-          await (behaviour[input.call] ?? (async () => undefined))();
-        }),
+        systemCall: fromPromise(async ({ input }: { input: { runtime: TaskRuntime; call: SystemCall } }) => input.runtime.systemCall(input.call)),
       },
     }),
     {
       clock,
       input: {
+        runtime: {
+          systemCall: async (call: SystemCall) => {
+            calls.push(call);
+            await (behaviour[call] ?? (async () => undefined))();
+          },
+        },
         taskId: 't1',
         hasContainer: true,
         createEvent: { containerId: 't1', bundle: '', rootfs: [], io: { stdin: '', stdout: '', stderr: '', terminal: false }, checkpoint: '', pid: 0 },
