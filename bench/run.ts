@@ -19,13 +19,16 @@ import type { EventEnvelope } from '../src/bus/events.ts';
 import { SimBackend } from '../src/hcs/sim/backend.ts';
 import { silentLogger } from '../src/log.ts';
 import type { OciSpec } from '../src/oci.ts';
-import { printTable, sequential, summarise, throughput, type Row } from './stats.ts';
+import { Worker } from 'node:worker_threads';
+import type { LoadJob } from './load-worker.ts';
+import { printTable, sequential, summarise, type Latencies, type Row } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const SIZE = quick
   ? { seq: 500, warmup: 100, tputMs: 1_500, killWait: 100, pods: [200, 1_000], exitSamples: 200, cycles: 30 }
   : { seq: 10_000, warmup: 1_000, tputMs: 10_000, killWait: 1_000, pods: [1_000, 10_000], exitSamples: 1_000, cycles: 300 };
 const WINDOW = 64;
+const WINDOWS = [64, 256];
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function spec(script: string, annotations: Record<string, string> = {}): OciSpec {
@@ -62,6 +65,15 @@ async function residentPod(pv: Podvisor, i: number): Promise<void> {
   await pv.node.start({ id: `${pod}a`, execId: 'x' });
 }
 
+/** Runs a load job on a worker thread (its own event loop, on the machine's other core). */
+function load(job: LoadJob): Promise<{ latency: Latencies | null; rate: { perSecond: number; errors: number } | null }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: job });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+}
+
 async function main(): Promise<void> {
   if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench does)');
   const dir = mkdtempSync(join(tmpdir(), 'podvisor-bench-'));
@@ -82,8 +94,9 @@ async function main(): Promise<void> {
   await request(nc, task('start'), { id: 'probe' });
   const stateBody = { id: 'probe' };
   const payload = JSON.stringify(stateBody);
-  const echoLat = await sequential(SIZE.seq, SIZE.warmup, () => nc.request('bench.echo', payload, { timeout: 5_000 }));
-  const stateLat = await sequential(SIZE.seq, SIZE.warmup, () => request(nc, task('state'), stateBody));
+  const job = { url: nats.url, body: payload, n: SIZE.seq, warmup: SIZE.warmup, window: WINDOW, ms: 0 };
+  const echoLat = (await load({ ...job, subject: 'bench.echo' })).latency as Latencies;
+  const stateLat = (await load({ ...job, subject: task('state') })).latency as Latencies;
   for (let i = 0; i < SIZE.killWait; i++) {
     await pv.node.create({ id: `kw${i}`, spec: spec('sleep inf') });
     await pv.node.start({ id: `kw${i}` });
@@ -92,14 +105,23 @@ async function main(): Promise<void> {
     await request(nc, task('kill'), { id: `kw${i}`, signal: 9 });
     await request(nc, task('wait'), { id: `kw${i}` });
   });
-  const echoTput = await throughput(WINDOW, SIZE.tputMs, () => nc.request('bench.echo', payload, { timeout: 5_000 }));
-  const stateTput = await throughput(WINDOW, SIZE.tputMs, () => request(nc, task('state'), stateBody));
+  // The highest rate held over the in-flight windows tried, for each side.
+  const best = async (subject: string) => {
+    let top = { perSecond: 0, errors: 0, window: 0 };
+    for (const window of WINDOWS) {
+      const r = (await load({ ...job, subject, n: 0, ms: SIZE.tputMs, window })).rate as { perSecond: number; errors: number };
+      if (r.perSecond > top.perSecond) top = { ...r, window };
+    }
+    return top;
+  };
+  const echoTput = await best('bench.echo');
+  const stateTput = await best(task('state'));
   rows.push(
     { metric: 'state p50', value: stateLat.p50, unit: 'ms', baseline: echoLat.p50, baselineName: 'echo', target: 'info', pass: null },
     { metric: 'state p99', value: stateLat.p99, unit: 'ms', baseline: echoLat.p99, baselineName: 'echo', target: '≤ 1.5× echo', pass: stateLat.p99 <= 1.5 * echoLat.p99 },
     { metric: 'state p99.9', value: stateLat.p999, unit: 'ms', baseline: echoLat.p999, baselineName: 'echo', target: 'info', pass: null },
     { metric: 'kill then wait p99 (2 requests)', value: killWait.p99, unit: 'ms', baseline: 2 * echoLat.p99, baselineName: '2 echos', target: 'info', pass: null },
-    { metric: `state throughput (${WINDOW} in flight)`, value: stateTput.perSecond, unit: '/s', baseline: echoTput.perSecond, baselineName: 'echo', target: '≥ 20000/s', pass: stateTput.perSecond >= 20_000 && stateTput.errors === 0 },
+    { metric: `state throughput (best of ${WINDOWS.join('/')} in flight)`, value: stateTput.perSecond, unit: '/s', baseline: echoTput.perSecond, baselineName: 'echo', target: '≥ 20000/s', pass: stateTput.perSecond >= 20_000 && stateTput.errors === 0 },
   );
 
   // 2. Memory per resident pod, and commands with every pod resident.
@@ -117,7 +139,7 @@ async function main(): Promise<void> {
       { metric: `heap per pod @ ${n}`, value: (now.heapUsed - base.heapUsed) / n / 1024, unit: 'KiB', baseline: 270 * 4, baselineName: 'conmon ×4, perf.md', target: '≤ 128 KiB', pass: (now.heapUsed - base.heapUsed) / n / 1024 <= 128 },
     );
   }
-  const residentState = await sequential(SIZE.seq, SIZE.warmup, () => request(nc, task('state'), stateBody));
+  const residentState = (await load({ ...job, subject: task('state') })).latency as Latencies;
   rows.push({ metric: `state p99 @ ${made} pods`, value: residentState.p99, unit: 'ms', baseline: echoLat.p99, baselineName: 'echo', target: '≤ 1.5× echo', pass: residentState.p99 <= 1.5 * echoLat.p99 });
 
   // 3. Exit to event with the pods resident, then a burst of simultaneous exits.
