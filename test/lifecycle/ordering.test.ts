@@ -2,7 +2,8 @@
  * containerd's ordering cases (reference/containerd.md §3–§4) that the
  * simulated HCS can express, through the whole actor system.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -185,6 +186,21 @@ describe('containerd ordering', () => {
     await h.node.wait({ id: 't1' });
     stop();
     expect(atExit).toBe('one\ntwo\n');
+    await h.node.delete({ id: 't1' });
+  });
+
+  it('a FIFO as stdout: the reader gets every byte, then EOF once the process has exited', async () => {
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    let got = '';
+    const reader = createReadStream(fifo);
+    const ended = new Promise<void>((resolve) => reader.on('end', () => resolve()));
+    reader.on('data', (c: Buffer | string) => (got += c.toString()));
+    await h.node.create({ id: 't1', stdout: fifo, spec: linux('echo through the fifo; exit 0') });
+    await h.node.start({ id: 't1' });
+    await h.node.wait({ id: 't1' });
+    await ended;
+    expect(got).toBe('through the fifo\n');
     await h.node.delete({ id: 't1' });
   });
 
