@@ -40,7 +40,7 @@ import type {
   UpdateRequest,
 } from './operations.ts';
 import { PodActor } from './pod-actor.ts';
-import { checkTerminalStdio, openPathStdio, type StdioOpener, type StdioRequest } from './stdio.ts';
+import { checkTerminalStdio, noStdio, openPathStdio, type StdioOpener, type StdioRequest } from './stdio.ts';
 import { TaskActor, type TaskOptions } from './task-actor.ts';
 
 export interface NodeOptions {
@@ -224,7 +224,7 @@ export class Node {
   private async newTask(o: Omit<TaskOptions, 'io' | 'router' | 'openStdio'>): Promise<TaskActor> {
     // hcsshim connects the upstream IO when the task is created, so a bad
     // path fails the create rather than the start.
-    const io = await this.openStdio(o.stdio, o.taskId, '');
+    const io = await this.openStdio(o.hasContainer ? o.stdio : noStdio, o.taskId, '');
     const task = new TaskActor(this.deps, { ...o, io, router: this.router, openStdio: this.openStdio });
     await task.create();
     return task;

@@ -21,7 +21,7 @@ import { ExecActor, type ActorDeps, type ExecView } from './exec-actor.ts';
 import { Mailbox } from './mailbox.ts';
 import type { NotificationRouter } from './notifications.ts';
 import { Replies } from './request.ts';
-import { checkTerminalStdio, type StdioOpener, type StdioRequest, type UpstreamIo } from './stdio.ts';
+import { checkTerminalStdio, noStdio, type StdioOpener, type StdioRequest, type UpstreamIo } from './stdio.ts';
 
 export interface TaskOptions {
   podId: string;
@@ -119,7 +119,8 @@ export class TaskActor {
       taskId: opts.taskId,
       execId: '',
       process: opts.spec.process ?? {},
-      stdio: opts.stdio,
+      // The stand-in init of a sandbox without a container has no IO and no console (hcsshim §1.8).
+      stdio: opts.hasContainer ? opts.stdio : noStdio,
       io: opts.io,
       startsSystem: opts.hasContainer,
       fake: !opts.hasContainer,
