@@ -14,7 +14,7 @@ import type { ProcessDetails, Statistics } from '../hcs/backend.ts';
 import type { Logger } from '../log.ts';
 import type { ExecStatus } from '../machines/exec.ts';
 import { taskMachine, type SystemCall } from '../machines/task.ts';
-import { isWindows, type OciProcess, type OciSpec } from '../oci.ts';
+import { isIsolated, isWindows, type OciProcess, type OciSpec } from '../oci.ts';
 import { planSignal } from '../signals.ts';
 import { isGone, typedBackendError } from './backend-errors.ts';
 import { ExecActor, type ActorDeps, type ExecView } from './exec-actor.ts';
@@ -391,12 +391,25 @@ export class TaskActor {
     return processes.map((p) => ({ pid: p.pid, execId: byPid.get(p.pid) ?? '', info: p }));
   }
 
+  /** A process-isolated Windows container can never be paused, so neither verb applies to it (decision 7, moby). */
+  private refuseUnpausable(verb: string): void {
+    if (isWindows(this.opts.spec) && !isIsolated(this.opts.spec)) {
+      throw new NotImplementedError(`${verb} of task '${this.opts.taskId}': a process-isolated Windows container cannot be paused`);
+    }
+  }
+
   pause(): Promise<void> {
-    return this.turn(() => this.replies.ask(this.actor, { type: 'PAUSE', reqId: this.replies.nextId('pause') }));
+    return this.turn(async () => {
+      this.refuseUnpausable('pause');
+      return this.replies.ask(this.actor, { type: 'PAUSE', reqId: this.replies.nextId('pause') });
+    });
   }
 
   resume(): Promise<void> {
-    return this.turn(() => this.replies.ask(this.actor, { type: 'RESUME', reqId: this.replies.nextId('resume') }));
+    return this.turn(async () => {
+      this.refuseUnpausable('resume');
+      return this.replies.ask(this.actor, { type: 'RESUME', reqId: this.replies.nextId('resume') });
+    });
   }
 
   resizePty(execId: string, width: number, height: number): Promise<void> {

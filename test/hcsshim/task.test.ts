@@ -41,6 +41,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  // A test that failed before releasing its held teardown must not hang the clean-up.
+  h.backend.faults.clear();
   for (const t of (await h.node.list()).tasks) {
     if (t.status !== 'stopped') await h.node.kill({ id: t.id, signal: 9, all: true });
     await h.node.wait({ id: t.id });
@@ -78,6 +80,15 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
     await h.advance(0);
   }
   throw new Error(`never happened: ${what}`);
+}
+
+/** The promise's value, failing at once (not at the test timeout) if it is still pending once the actors have settled. */
+async function soon<T>(p: Promise<T>, what: string): Promise<T> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  for (let i = 0; i < 10 && !settled; i++) await h.advance(0);
+  if (!settled) throw new Error(`still pending: ${what}`);
+  return p;
 }
 
 const initStopped = async () => (await state()).status === 'stopped';
@@ -252,7 +263,7 @@ describe('task (§5.2)', () => {
     const pid = await task();
     const epid = await extra({ start: true });
     expect((await rejection(h.node.delete({ id: T }))).code).toBe('failed_precondition');
-    expect(await h.node.wait({ id: T, execId: E })).toMatchObject({ exitStatus: 137 });
+    expect(await soon(h.node.wait({ id: T, execId: E }), 'the refused delete ending the exec')).toMatchObject({ exitStatus: 137 });
     expect(await state(E)).toMatchObject({ status: 'stopped', pid: epid, exitStatus: 137 });
     expect(await state()).toMatchObject({ status: 'running', pid });
     expect(h.sink.topics(T)).toEqual(['create', 'start', `exec-added:${E}`, `exec-started:${E}`, `exit:${E}`]);

@@ -299,8 +299,13 @@ export class SimBackend implements Backend {
   async updateResources(id: string, resources: Record<string, unknown>): Promise<void> {
     await this.enter('updateResources', id);
     const s = this.system('update', id);
-    const flat = (resources['linux'] ?? resources['windows'] ?? resources) as Record<string, unknown>;
     const next: Record<string, unknown> = { ...s.resources };
+    if ('hostPath' in resources || 'containerPath' in resources) {
+      next['mappedDirectories'] = [...((s.resources['mappedDirectories'] as unknown[] | undefined) ?? []), this.mount(s, resources)];
+      s.resources = next;
+      return;
+    }
+    const flat = (resources['linux'] ?? resources['windows'] ?? resources) as Record<string, unknown>;
     for (const [key, value] of Object.entries(flat)) {
       if (key === 'memory') {
         const limit = (value as { limit?: unknown } | null)?.limit;
@@ -317,6 +322,25 @@ export class SimBackend implements Backend {
       }
     }
     s.resources = next;
+  }
+
+  /**
+   * A directory mapped into a running Windows container (hcsshim's
+   * ContainerMount update): only plain host directories; the special
+   * sources and the disk mount types are refused, as hcsshim refuses them.
+   */
+  private mount(s: SimSystem, m: Record<string, unknown>): { hostPath: string; containerPath: string; readOnly: boolean } {
+    if (!s.windows) throw new BackendError('invalid-argument', 'resources.hostPath: mounts can be added only to a Windows container');
+    const { hostPath, containerPath, readOnly = false, type = '' } = m;
+    if (typeof hostPath !== 'string' || hostPath === '') throw new BackendError('invalid-argument', 'resources.hostPath must be a path');
+    if (typeof containerPath !== 'string' || containerPath === '') throw new BackendError('invalid-argument', 'resources.containerPath must be a path');
+    if (typeof readOnly !== 'boolean') throw new BackendError('invalid-argument', 'resources.readOnly must be a boolean');
+    if (type !== '') throw new BackendError('invalid-argument', `resources.type '${String(type)}' is not supported for a mount into a running container`);
+    const special = ['sandbox://', 'sandbox-tmp://', 'hugepages://', '\\\\.\\pipe', 'uvm://'].find((p) => hostPath.toLowerCase().startsWith(p));
+    if (special !== undefined) throw new BackendError('invalid-argument', `resources.hostPath '${hostPath}' cannot be mapped into a running container`);
+    const unknown = Object.keys(m).find((k) => !['hostPath', 'containerPath', 'readOnly', 'type'].includes(k));
+    if (unknown !== undefined) throw new BackendError('invalid-argument', `resources.${unknown} is not a field of a mount`);
+    return { hostPath, containerPath, readOnly };
   }
 
   async createProcess(id: string, params: ProcessParams): Promise<{ pid: number }> {
