@@ -2,38 +2,31 @@
  * Every operation and every error code over a real nats-server, through the
  * NATS services protocol.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Svcm } from '@nats-io/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../src/actors/operations.ts';
-import { startPodvisor, type Podvisor } from '../../src/bus/server.ts';
-import { SimBackend } from '../../src/hcs/sim/backend.ts';
-import { silentLogger } from '../../src/log.ts';
+import type { Podvisor } from '../../src/bus/server.ts';
+import type { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { linux, sandboxOf } from '../helpers/harness.ts';
-import { request, startTestNats, type TestNats } from '../helpers/nats.ts';
+import { request, serveNode, startTestNats, type ServedNode, type TestNats } from '../helpers/nats.ts';
 
 let nats: TestNats;
+let served: ServedNode;
 let pv: Podvisor;
 let nc: NatsConnection;
-let stateDir: string;
 let backend: SimBackend;
 const cmd = (op: string, body: unknown = {}, timeout?: number) => request(nc, `podvisor.n1.task.${op}`, body, timeout);
 
 beforeAll(async () => {
   nats = await startTestNats();
-  stateDir = mkdtempSync(join(tmpdir(), 'podvisor-state-'));
-  backend = new SimBackend();
-  pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node: 'n1', stateDir });
+  served = await serveNode(nats, 'n1');
+  ({ pv, backend } = served);
   nc = await nats.client();
 });
 afterAll(async () => {
-  await pv?.stop();
-  await backend?.close();
+  await served?.stop();
   await nats?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('commands over NATS', () => {
@@ -120,8 +113,8 @@ describe('commands over NATS', () => {
   });
 
   it('unavailable (503) while the node drains', async () => {
-    const other = await startPodvisor({ backend: new SimBackend(), log: silentLogger(), natsUrl: nats.server.url, node: 'n2', stateDir });
-    await other.node.close();
+    const other = await serveNode(nats, 'n2');
+    await other.pv.node.close();
     const answer = await request(nc, 'podvisor.n2.task.list', {});
     expect(answer).toMatchObject({ ok: false, headerCode: '503', errorCode: 'unavailable' });
     await other.stop();

@@ -3,24 +3,20 @@
  * works with its own user, a controller can command and read events but not
  * forge them, a dashboard can only read and replay events.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPodvisor, type Podvisor } from '../../src/bus/server.ts';
-import { SimBackend } from '../../src/hcs/sim/backend.ts';
-import { silentLogger } from '../../src/log.ts';
+import type { Podvisor } from '../../src/bus/server.ts';
 import { linux } from '../helpers/harness.ts';
-import { request, startTestNats, type TestNats } from '../helpers/nats.ts';
+import { request, serveNode, startTestNats, type ServedNode, type TestNats } from '../helpers/nats.ts';
 
 const AUTH = join(import.meta.dirname, '..', '..', 'deploy', 'nats', 'authorization.conf');
 let nats: TestNats;
 let pv: Podvisor;
-let backend: SimBackend;
-let stateDir: string;
+let served: ServedNode;
 const conns: NatsConnection[] = [];
 
 async function as(user: string, pass: string): Promise<NatsConnection> {
@@ -32,16 +28,13 @@ async function as(user: string, pass: string): Promise<NatsConnection> {
 beforeAll(async () => {
   // The file as shipped, after the variables it expects (an include would resolve relative to the test's config).
   nats = await startTestNats(`SERVICE_PASS: "svc-secret"\nCONTROLLER_PASS: "ctl-secret"\nDASHBOARD_PASS: "dash-secret"\n${readFileSync(AUTH, 'utf8')}`);
-  stateDir = mkdtempSync(join(tmpdir(), 'podvisor-perm-'));
-  backend = new SimBackend();
-  pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node: 'n1', stateDir, user: 'podvisor', pass: 'svc-secret' });
+  served = await serveNode(nats, 'n1', { user: 'podvisor', pass: 'svc-secret' });
+  pv = served.pv;
 });
 afterAll(async () => {
   for (const c of conns) await c.close().catch(() => undefined);
-  await pv?.stop();
-  await backend?.close();
+  await served?.stop();
   await nats?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('deploy/ NATS permissions', () => {

@@ -1,35 +1,28 @@
 /** The `nats` stdio form over a real nats-server: output before exit, input until EOF. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPodvisor, type Podvisor } from '../../src/bus/server.ts';
+import type { Podvisor } from '../../src/bus/server.ts';
 import { eofHeaders } from '../../src/bus/stdio.ts';
-import { SimBackend } from '../../src/hcs/sim/backend.ts';
-import { silentLogger } from '../../src/log.ts';
+import type { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { linux } from '../helpers/harness.ts';
-import { request, startTestNats, type TestNats } from '../helpers/nats.ts';
+import { request, serveNode, startTestNats, type ServedNode, type TestNats } from '../helpers/nats.ts';
 
 let nats: TestNats;
+let served: ServedNode;
 let pv: Podvisor;
 let backend: SimBackend;
 let nc: NatsConnection;
-let stateDir: string;
 const cmd = (op: string, body: unknown) => request(nc, `podvisor.n1.task.${op}`, body);
 
 beforeAll(async () => {
   nats = await startTestNats();
-  stateDir = mkdtempSync(join(tmpdir(), 'podvisor-io-'));
-  backend = new SimBackend();
-  pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node: 'n1', stateDir });
+  served = await serveNode(nats, 'n1');
+  ({ pv, backend } = served);
   nc = await nats.client();
 });
 afterAll(async () => {
-  await pv?.stop();
-  await backend?.close();
+  await served?.stop();
   await nats?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('nats stdio', () => {

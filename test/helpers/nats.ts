@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection, Msg } from '@nats-io/nats-core';
 import { startEmbeddedNats, type EmbeddedNats } from '../../src/bus/embedded.ts';
+import { startPodvisor, type Podvisor, type ServeOptions } from '../../src/bus/server.ts';
+import { SimBackend } from '../../src/hcs/sim/backend.ts';
+import { silentLogger } from '../../src/log.ts';
 
 export interface TestNats {
   server: EmbeddedNats;
@@ -57,4 +60,27 @@ export async function request(nc: NatsConnection, subject: string, body: unknown
   const headerCode = msg.headers?.get('Nats-Service-Error-Code') || undefined;
   const error = parsed['error'] as { code?: string } | undefined;
   return { ok: headerCode === undefined, body: parsed, errorCode: error?.code, headerCode };
+}
+
+export interface ServedNode {
+  pv: Podvisor;
+  backend: SimBackend;
+  /** Stops the node and its simulator and removes its state directory. */
+  stop(): Promise<void>;
+}
+
+/** A podvisor node on the simulated HCS, served on `nats`, with its own state directory. */
+export async function serveNode(nats: TestNats, node: string, extra: Partial<ServeOptions> = {}): Promise<ServedNode> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'podvisor-state-'));
+  const backend = new SimBackend();
+  const pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node, stateDir, ...extra });
+  return {
+    pv,
+    backend,
+    async stop() {
+      await pv.stop();
+      await backend.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
 }
