@@ -17,6 +17,7 @@ import type { OciProcess } from '../oci.ts';
 import { isBackendError } from '../hcs/backend.ts';
 import { isGone, typedBackendError } from './backend-errors.ts';
 import { Mailbox } from './mailbox.ts';
+import type { TaskPublisher } from './publisher.ts';
 import { Replies } from './request.ts';
 import type { StdioRequest, UpstreamIo } from './stdio.ts';
 
@@ -45,6 +46,8 @@ export interface ExecOptions {
   onStarted(pid: number): void;
   /** Told once, when the process reached `exited`; `started` says whether it ever ran. */
   onExited(started: boolean, status: ExecStatus): void;
+  /** Where this exec's events go: its task's publisher. */
+  publisher: TaskPublisher;
 }
 
 export type ExecState = 'created' | 'running' | 'stopped';
@@ -84,6 +87,7 @@ export class ExecActor {
   private readonly exitedStatus: Promise<ExecStatus>;
   private resolveExited!: (status: ExecStatus) => void;
   private readonly log: Logger;
+  private readonly publisher: TaskPublisher;
   private ioClosed: Promise<void> | undefined;
   private removed = false;
 
@@ -92,6 +96,7 @@ export class ExecActor {
     private readonly opts: ExecOptions,
   ) {
     this.log = deps.log.child({ execId: opts.execId === '' ? undefined : opts.execId });
+    this.publisher = opts.publisher;
     this.exitedStatus = new Promise((resolve) => (this.resolveExited = resolve));
     const runtime: ExecRuntime = {
       startProcess: (stdinClosed) => this.startProcess(stdinClosed),
@@ -160,10 +165,7 @@ export class ExecActor {
   }
 
   private publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
-    const record = { topic, podId: this.opts.podId, taskId: this.opts.taskId, timestamp: this.now(), event };
-    return this.deps.sink.publish(record as never).catch((err: unknown) => {
-      this.log.error({ err, topic }, 'publishing a lifecycle event failed');
-    });
+    return this.publisher.publish(topic, event);
   }
 
   private onStarted(pid: number): void {
@@ -258,7 +260,7 @@ export class ExecActor {
     }
     const signal = plan.signal;
     if (signal.kind === 'windows') {
-      backend.signalProcess(id, pid, { kind: 'windows', event: signal.event as never }).catch((err: unknown) => {
+      backend.signalProcess(id, pid, signal).catch((err: unknown) => {
         if (undelivered(err) !== null) this.log.warn({ err, signal: signal.event }, 'signal delivery failed');
       });
       return;

@@ -19,6 +19,7 @@ import { planSignal } from '../signals.ts';
 import { isGone, typedBackendError } from './backend-errors.ts';
 import { ExecActor, type ActorDeps, type ExecView } from './exec-actor.ts';
 import { Mailbox } from './mailbox.ts';
+import { TaskPublisher } from './publisher.ts';
 import type { NotificationRouter } from './notifications.ts';
 import { Replies } from './request.ts';
 import { checkTerminalStdio, noStdio, type StdioOpener, type StdioRequest, type UpstreamIo } from './stdio.ts';
@@ -84,12 +85,14 @@ export class TaskActor {
   private readonly closedPromise: Promise<ExecStatus>;
   private resolveClosed!: (status: ExecStatus) => void;
   private deleted = false;
+  private readonly publisher: TaskPublisher;
 
   constructor(
     private readonly deps: ActorDeps,
     private readonly opts: TaskOptions,
   ) {
     this.log = deps.log.child({ podId: opts.podId, taskId: opts.taskId });
+    this.publisher = new TaskPublisher(deps.sink, deps.clock, this.log, opts.podId, opts.taskId);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.actor = createActor(taskLogic, {
       input: {
@@ -125,6 +128,7 @@ export class TaskActor {
       startsSystem: opts.hasContainer,
       fake: !opts.hasContainer,
       notifications,
+      publisher: this.publisher,
       onStarted: (pid) => {
         this.actor.send({ type: 'INIT_STARTED', pid });
         opts.onInitRunning?.(true);
@@ -151,10 +155,7 @@ export class TaskActor {
   }
 
   private publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
-    const record = { topic, podId: this.opts.podId, taskId: this.opts.taskId, timestamp: this.now(), event };
-    return this.deps.sink.publish(record as never).catch((err: unknown) => {
-      this.log.error({ err, topic }, 'publishing a lifecycle event failed');
-    });
+    return this.publisher.publish(topic, event);
   }
 
   private wire(): void {
@@ -307,6 +308,7 @@ export class TaskActor {
         startsSystem: false,
         fake: false,
         notifications: this.opts.router.system(this.opts.taskId),
+        publisher: this.publisher,
         onStarted: () => undefined,
         onExited: () => this.actor.send({ type: 'EXEC_SETTLED', execId: req.execId }),
       },

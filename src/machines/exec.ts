@@ -93,7 +93,10 @@ export type ProcessOp =
 /** A validated signal plan (see src/signals.ts), carried as data. */
 export type SignalPlanData =
   | { kind: 'terminate' }
-  | { kind: 'signal'; signal: { kind: 'linux'; signal: number } | { kind: 'windows'; event: string } };
+  | {
+      kind: 'signal';
+      signal: { kind: 'linux'; signal: number } | { kind: 'windows'; event: 'CtrlC' | 'CtrlBreak' | 'CtrlClose' | 'CtrlLogOff' | 'CtrlShutdown' };
+    };
 
 export type ExecEvent =
   | { type: 'START'; reqId: string }
