@@ -53,8 +53,11 @@ export function parseRequest<O extends Operation>(op: O, body: Uint8Array): Requ
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue === undefined ? '' : issue.path.map(String).join('.');
-    const keys = issue !== undefined && issue.code === 'unrecognized_keys' ? ` ${issue.keys.join(', ')}` : '';
-    throw new InvalidArgumentError(`${op}: ${where === '' ? 'request' : `field '${where}'`}${keys}: ${issue?.message ?? 'invalid'}`);
+    const prefix = where === '' ? '' : `${where}.`;
+    if (issue !== undefined && issue.code === 'unrecognized_keys') {
+      throw new InvalidArgumentError(`${op}: unknown field ${issue.keys.map((k) => `'${prefix}${k}'`).join(', ')}`);
+    }
+    throw new InvalidArgumentError(`${op}: ${where === '' ? 'request' : `field '${where}'`}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data as RequestOf<O>;
 }

@@ -77,18 +77,20 @@ describe('commands over NATS', () => {
     await cmd('delete', { id: 'slow' });
   });
 
-  const errors: [string, string, unknown, string, string][] = [
-    ['invalid_argument', 'malformed JSON', '{not json', 'create', '400'],
-    ['invalid_argument', 'an unknown field', { id: 'x', bogus: 1 }, 'state', '400'],
-    ['invalid_argument', 'a wrong type', { id: 'x', signal: 'TERM' }, 'kill', '400'],
-    ['invalid_argument', 'a bad id', { id: 'a.b' }, 'state', '400'],
-    ['invalid_argument', 'a bad signal', { id: 'pod1', signal: 99 }, 'kill', '400'],
-    ['not_found', 'an unknown task', { id: 'ghost' }, 'state', '404'],
-    ['already_exists', 'a task id in use', { id: 'pod1', spec: linux('true') }, 'create', '409'],
-    ['failed_precondition', 'a start of a running task', { id: 'pod1' }, 'start', '412'],
-    ['not_implemented', 'checkpoint', { id: 'pod1' }, 'checkpoint', '501'],
+  const errors: [string, string, unknown, string, string, RegExp][] = [
+    ['invalid_argument', 'malformed JSON', '{not json', 'create', '400', /not JSON/],
+    ['invalid_argument', 'an unknown field', { id: 'x', bogus: 1 }, 'state', '400', /unknown field 'bogus'/],
+    ['invalid_argument', 'an unknown nested field', { id: 'x', rootfs: [{ type: 'bind', bogus: 1 }] }, 'create', '400', /unknown field 'rootfs\.0\.bogus'/],
+    ['invalid_argument', 'a wrong type', { id: 'x', signal: 'TERM' }, 'kill', '400', /field 'signal'/],
+    ['invalid_argument', 'a missing field', { id: 'x' }, 'kill', '400', /field 'signal'/],
+    ['invalid_argument', 'a bad id', { id: 'a.b' }, 'state', '400', /field 'id'/],
+    ['invalid_argument', 'a bad signal', { id: 'pod1', signal: 99 }, 'kill', '400', /signal 99/],
+    ['not_found', 'an unknown task', { id: 'ghost' }, 'state', '404', /task 'ghost' not found/],
+    ['already_exists', 'a task id in use', { id: 'pod1', spec: linux('true') }, 'create', '409', /'pod1' already exists/],
+    ['failed_precondition', 'a start of a running task', { id: 'pod1' }, 'start', '412', /'running' for start/],
+    ['not_implemented', 'checkpoint', { id: 'pod1' }, 'checkpoint', '501', /checkpoint/],
   ];
-  for (const [code, what, body, op, number] of errors) {
+  for (const [code, what, body, op, number, names] of errors) {
     it(`${code} (${number}) for ${what}, with the service error headers and JSON body`, async () => {
       if ((await cmd('state', { id: 'pod1' })).errorCode === 'not_found') {
         await cmd('create', { id: 'pod1', spec: linux('sleep inf', sandboxOf('pod1')) });
@@ -98,7 +100,7 @@ describe('commands over NATS', () => {
       expect(answer.ok).toBe(false);
       expect(answer.headerCode).toBe(number);
       expect(answer.errorCode).toBe(code);
-      expect(String((answer.body['error'] as { message: string }).message).length).toBeGreaterThan(0);
+      expect((answer.body['error'] as { message: string }).message).toMatch(names);
     });
   }
 
