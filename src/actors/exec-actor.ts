@@ -64,7 +64,7 @@ export interface ExecView {
 /** The exec machine with its actors provided once for every exec: they call the runtime each exec passes in. */
 const execLogic = execMachine.provide({
   actors: {
-    startProcess: fromPromise(async ({ input }) => input.runtime.startProcess(input.stdinClosed)),
+    startProcess: fromPromise(async ({ input }) => input.runtime.startProcess(input.stdinClosed, input.consoleSize)),
     processOp: fromPromise(async ({ input }) => input.runtime.processOp(input.pid, input.op)),
   },
 });
@@ -99,7 +99,7 @@ export class ExecActor {
     this.publisher = opts.publisher;
     this.exitedStatus = new Promise((resolve) => (this.resolveExited = resolve));
     const runtime: ExecRuntime = {
-      startProcess: (stdinClosed) => this.startProcess(stdinClosed),
+      startProcess: (stdinClosed, consoleSize) => this.startProcess(stdinClosed, consoleSize),
       processOp: (pid, op) => this.processOp(pid, op),
     };
     this.actor = createActor(execLogic, {
@@ -186,7 +186,7 @@ export class ExecActor {
     this.opts.onExited(started, status);
   }
 
-  private async startProcess(stdinClosed: boolean): Promise<{ pid: number }> {
+  private async startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<{ pid: number }> {
     const { backend } = this.deps;
     if (this.opts.fake) return { pid: 1 };
     try {
@@ -196,6 +196,8 @@ export class ExecActor {
         process: this.opts.process,
         init: this.opts.execId === '',
         terminal: this.opts.stdio.terminal,
+        // A resize before the start is the console the process starts with (containerd's TestTaskResize).
+        ...(consoleSize === null ? {} : { consoleSize }),
         io: this.opts.io.io,
       });
     } catch (err) {

@@ -63,6 +63,8 @@ export interface ProcessParams {
   /** The init process of the system (HCS starts it as the container's first process). */
   init: boolean;
   terminal: boolean;
+  /** The console size asked for before the start (a resize of a created process), if any. */
+  consoleSize?: { width: number; height: number };
   io: ProcessIo;
 }
 

@@ -48,7 +48,7 @@ export const UNEXITED_STATUS = 255;
  * whole state tree each time: tens of KiB per process).
  */
 export interface ExecRuntime {
-  startProcess(stdinClosed: boolean): Promise<{ pid: number }>;
+  startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<{ pid: number }>;
   processOp(pid: number, op: ProcessOp): Promise<void>;
 }
 

@@ -222,10 +222,12 @@ describe('containerd ordering', () => {
     await h.node.delete({ id: 't1' });
   });
 
-  it('TestTaskResize: a resize before start is accepted for a terminal', async () => {
+  it('TestTaskResize: a resize before start is the console the process starts with', async () => {
     await h.node.create({ id: 't1', terminal: true, spec: linux('sleep inf') });
     await h.node.resizePty({ id: 't1', width: 34, height: 12 });
-    await h.node.start({ id: 't1' });
+    const { pid } = await h.node.start({ id: 't1' });
+    const proc = h.backend.systems().find((s) => s.id === 't1')?.processes.find((p) => p.pid === pid);
+    expect(proc?.consoleSize).toEqual({ width: 34, height: 12 });
     await cleanup('t1');
   });
 

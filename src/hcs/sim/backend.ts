@@ -350,9 +350,13 @@ export class SimBackend implements Backend {
       throw backendErrorFromHresult(HRESULT.HCS_E_INVALID_STATE, `create process in '${id}' in state ${s.stopping ? 'stopping' : s.state}`);
     }
     const program = parseCommand(params.process);
+    if (params.consoleSize !== undefined && !params.terminal) {
+      throw backendErrorFromHresult(HRESULT.HCS_E_INVALID_STATE, `create process in '${id}': a console size without a console`);
+    }
     const pid = this.nextPid++;
     const argv = params.process.args ?? [params.process.commandLine ?? ''];
     const p = new SimProcess(pid, argv, program, params.terminal, params.io.stdin, params.io.stdout, params.io.stderr, s);
+    if (params.consoleSize !== undefined) p.consoleSize = params.consoleSize;
     s.processes.set(pid, p);
     const unknown = s.annotation(ANNOTATION_EXIT_CODE_UNKNOWN) === 'true';
     void p.done.then((code) => {
