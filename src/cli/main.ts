@@ -45,6 +45,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
           ...(filter === undefined ? {} : { filter }),
           ...(f.since === undefined ? {} : { since: f.since }),
           ...(f.limit === undefined ? {} : { limit: Number(f.limit) }),
+          onReady: (subject) => void process.stderr.write(`following ${subject}\n`),
         }),
       );
     });

@@ -19,7 +19,7 @@ function line(o: Output, subject: string, env: EventEnvelope): void {
 export async function followEvents(
   client: PodvisorClient,
   o: Output,
-  opts: { prefix: string; filter?: string; since?: string; limit?: number },
+  opts: { prefix: string; filter?: string; since?: string; limit?: number; onReady?: (filter: string) => void },
 ): Promise<void> {
   const filter = `${opts.prefix}.${opts.filter ?? '*.events.>'}`;
   let printed = 0;
@@ -40,6 +40,9 @@ export async function followEvents(
     return;
   }
   const sub = client.nc.subscribe(filter);
+  // Once the server has the subscription, nothing published from now on is missed.
+  await client.nc.flush();
+  opts.onReady?.(filter);
   for await (const m of sub) {
     line(o, m.subject, m.json() as EventEnvelope);
     printed++;

@@ -15,13 +15,20 @@ let url = '';
 let stateDir: string;
 let serverLog = '';
 
-function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  timeoutMs = 15_000,
+  onStderr?: (soFar: string) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, PODVISOR_NATS_URL: url, PODVISOR_NODE: 'clinode' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      onStderr?.(stderr);
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`podvisor ${args.join(' ')} did not finish: ${stderr}`));
@@ -94,6 +101,27 @@ describe('podvisor CLI', () => {
     await run(['task', 'kill', 'box', '--all', '--signal', '9']);
     expect((await run(['task', 'wait', 'box'])).code).toBe(137);
     await run(['task', 'rm', 'box']);
+  });
+
+  it('follows live events matching a filter', async () => {
+    let ready!: () => void;
+    const subscribed = new Promise<void>((r) => (ready = r));
+    const following = run(['events', '*.events.live1.>', '--limit', '2', '--json'], 15_000, (err) => {
+      if (err.includes('following podvisor.*.events.live1.>')) ready();
+    });
+    await subscribed;
+    await run(['task', 'create', 'live1', '--', 'sleep', 'inf']);
+    await run(['task', 'start', 'live1']);
+    const followed = await following;
+    expect(followed.code).toBe(0);
+    const lines = followed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { subject: string; topic: string });
+    expect(lines.map((l) => [l.subject, l.topic])).toEqual([
+      ['podvisor.clinode.events.live1.live1.create', '/tasks/create'],
+      ['podvisor.clinode.events.live1.live1.start', '/tasks/start'],
+    ]);
+    await run(['task', 'kill', 'live1', '--signal', 'KILL']);
+    await run(['task', 'wait', 'live1']);
+    await run(['task', 'rm', 'live1']);
   });
 
   it('replays events with --since and lists the node', async () => {
