@@ -189,7 +189,7 @@ export class TaskActor {
     try {
       switch (call) {
         case 'create':
-          return await backend.createSystem(id, { spec: this.opts.spec, bundle: this.opts.bundle, sandbox: this.opts.sandbox });
+          return await backend.createSystem(id, { spec: this.opts.spec, bundle: this.opts.bundle, rootfs: this.opts.rootfs, sandbox: this.opts.sandbox });
         case 'shutdown':
           return await backend.shutdownSystem(id);
         case 'terminate':

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { Readable, Writable } from 'node:stream';
 import type { OciProcess, OciSpec } from '../oci.ts';
+import type { RootfsMount } from '../events.ts';
 
 /**
  * The one interface every backend implements: the simulated HCS (`sim`),
@@ -54,6 +55,8 @@ export type BackendName = 'sim' | 'hcs' | 'runc';
 export interface SystemConfig {
   spec: OciSpec;
   bundle: string;
+  /** The create request's rootfs mounts (containerd's); when given, they make the root instead of `spec.root`. */
+  rootfs?: RootfsMount[];
   /** `true` when the system hosts a pod's workloads (a pod sandbox). */
   sandbox: boolean;
 }

@@ -5,6 +5,7 @@ import { VirtualClock, settle, type Clock } from '../../src/clock.ts';
 import { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { OciSpec } from '../../src/oci.ts';
+import { TEST_ROOTFS } from './rootfs.ts';
 
 export interface Harness {
   node: Node;
@@ -44,7 +45,7 @@ export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 
 /** A Linux spec whose process is `sh -c SCRIPT` (runs the same on the simulator and on busybox). */
 export function linux(script: string, annotations: Record<string, string> = {}): OciSpec {
-  return { ociVersion: '1.0.2', process: { args: ['sh', '-c', script], cwd: '/' }, root: { path: 'rootfs' }, linux: {}, annotations };
+  return { ociVersion: '1.0.2', process: { args: ['sh', '-c', script], cwd: '/' }, root: { path: TEST_ROOTFS }, linux: {}, annotations };
 }
 
 export function windows(commandLine: string, annotations: Record<string, string> = {}, hyperv = false): OciSpec {

@@ -1,0 +1,143 @@
+/**
+ * The lifecycle suite runs once per backend: the simulated HCS (virtual time)
+ * and runc (real containers on a busybox root, real time). A backend that
+ * cannot exist on this machine is skipped with its reason printed; CI installs
+ * runc and busybox-static and runs as root, so there it runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { MemorySink } from '../../src/actors/memory-sink.ts';
+import { Node } from '../../src/actors/node.ts';
+import type { StdioOpener } from '../../src/actors/stdio.ts';
+import { RealClock, VirtualClock, settle } from '../../src/clock.ts';
+import type { Backend } from '../../src/hcs/backend.ts';
+import { RuncBackend } from '../../src/hcs/runc/backend.ts';
+import { SimBackend } from '../../src/hcs/sim/backend.ts';
+import { silentLogger } from '../../src/log.ts';
+import { TEST_ROOTFS } from './rootfs.ts';
+
+export type BackendKind = 'sim' | 'runc';
+
+export { TEST_ROOTFS };
+
+/** Why runc cannot run here, or null when it can. */
+export const RUNC_UNUSABLE: string | null = whyNoRunc();
+
+function whyNoRunc(): string | null {
+  if (process.platform !== 'linux') return 'runc needs Linux';
+  if (process.getuid?.() !== 0) return 'runc containers need root';
+  try {
+    execFileSync('runc', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'runc is not installed (apt-get install runc)';
+  }
+  if (!existsSync(join(TEST_ROOTFS, 'bin', 'busybox'))) return `no busybox root at ${TEST_ROOTFS} (apt-get install busybox-static)`;
+  return null;
+}
+
+export const BACKENDS: BackendKind[] = ['sim', 'runc'];
+
+export function unusable(kind: BackendKind): string | null {
+  return kind === 'runc' ? RUNC_UNUSABLE : null;
+}
+
+export interface LiveHarness {
+  kind: BackendKind;
+  node: Node;
+  backend: Backend;
+  sink: MemorySink;
+  /** Lets time pass: virtual on the simulator, real (polled) on runc. */
+  until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
+  /** Closes everything and asserts nothing was left: systems, containers, processes, fds, mounts. */
+  close(): Promise<void>;
+}
+
+export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpener } = {}): LiveHarness {
+  const sink = new MemorySink();
+  if (kind === 'sim') {
+    const clock = new VirtualClock();
+    const backend = new SimBackend({ clock });
+    const node = new Node({ backend, sink, log: silentLogger(), clock, ...(options.openStdio ? { openStdio: options.openStdio } : {}) });
+    return {
+      kind,
+      node,
+      backend,
+      sink,
+      until: (condition, what, timeoutMs) => poll(condition, what, timeoutMs, () => clock.advance(10)),
+      async close() {
+        await node.close();
+        expect(backend.openSystems).toBe(0);
+        await backend.close();
+        await settle(2);
+      },
+    };
+  }
+  const fdsBefore = openFds();
+  const stateDir = mkdtempSync(join(tmpdir(), 'podvisor-runc-'));
+  const clock = new RealClock();
+  const backend = new RuncBackend({ stateDir, cgroupParent: '/podvisor-test' });
+  const node = new Node({ backend, sink, log: silentLogger(), clock, ...(options.openStdio ? { openStdio: options.openStdio } : {}) });
+  return {
+    kind,
+    node,
+    backend,
+    sink,
+    until: (condition, what, timeoutMs) => poll(condition, what, timeoutMs, () => new Promise((r) => setTimeout(r, 10))),
+    async close() {
+      await node.close();
+      expect(backend.openSystems).toBe(0);
+      expect(await backend.runcContainers()).toEqual([]);
+      await backend.close();
+      expect(childProcesses()).toEqual([]);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(stateDir);
+      // Sockets close on the next turn of the loop.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(openFds()).toEqual(fdsBefore);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `condition` every 10 ms of the harness's time, virtual or real. */
+async function poll(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000, tick: () => Promise<unknown>): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 10) {
+    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await tick();
+  }
+}
+
+/** Live children of this process (a zombie or a survivor here is a leak). */
+export function childProcesses(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === process.pid) out.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))} ${fields[0]}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+function openFds(): string[] {
+  return readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return `${fd} ${readlinkSafe(`/proc/self/fd/${fd}`)}`;
+      } catch {
+        return '';
+      }
+    })
+    .filter((s) => s !== '' && !s.includes('/proc/') && !s.startsWith(' '))
+    .sort();
+}
+
+function readlinkSafe(path: string): string {
+  return readlinkSync(path);
+}
