@@ -153,7 +153,7 @@ export class RuncBackend implements Backend {
       if (!isBackendError(err, 'already-stopped')) throw err;
     }
     // A frozen process takes no signal, not even SIGKILL, until it thaws.
-    if (s.state === 'paused') await this.resumeSystem(s.id);
+    if (s.state === 'paused') await this.thaw(s);
   }
 
   private finishStop(s: RuncSystem): Promise<void> {
@@ -166,21 +166,24 @@ export class RuncBackend implements Backend {
   }
 
   async closeSystem(id: string): Promise<void> {
-    const s = this.system('close', id);
+    await this.release(this.system('close', id));
+  }
+
+  private async release(s: RuncSystem): Promise<void> {
+    const id = s.id;
     if (s.state !== 'stopped') {
       await this.stopSystem(s, 9).catch(() => undefined);
       await this.finishStop(s);
     }
-    if (s.container) {
-      try {
-        await this.runc.run(['delete', '--force', id]);
-      } catch (err) {
-        if (!isBackendError(err, 'not-found')) throw err;
-      }
+    try {
+      if (s.container) await this.runc.run(['delete', '--force', id]);
+    } catch (err) {
+      if (!isBackendError(err, 'not-found')) throw err;
+    } finally {
+      unmountAll(s.mounts);
+      rmSync(s.dir, { recursive: true, force: true });
+      this.systems.delete(id);
     }
-    unmountAll(s.mounts);
-    rmSync(s.dir, { recursive: true, force: true });
-    this.systems.delete(id);
   }
 
   async pauseSystem(id: string): Promise<void> {
@@ -193,7 +196,11 @@ export class RuncBackend implements Backend {
   async resumeSystem(id: string): Promise<void> {
     const s = this.system('resume', id);
     if (s.state !== 'paused') throw new BackendError('invalid-state', `resume of '${id}' in state ${s.state}`);
-    await this.runc.run(['resume', id]);
+    await this.thaw(s);
+  }
+
+  private async thaw(s: RuncSystem): Promise<void> {
+    await this.runc.run(['resume', s.id]);
     s.state = 'running';
   }
 
@@ -355,7 +362,7 @@ export class RuncBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const id of [...this.systems.keys()]) await this.closeSystem(id).catch(() => undefined);
+    for (const s of [...this.systems.values()]) await this.release(s).catch(() => undefined);
     await this.reaper.close();
     this.runc.close();
     this.subject.complete();

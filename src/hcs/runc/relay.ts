@@ -21,6 +21,7 @@ export class StdioRelay {
   private childEnds: number[] = [];
   private stdinSocket: Socket | null = null;
   private terminal: ReadStream | null = null;
+  private master = -1;
   private readonly outputs: Promise<void>[] = [];
   private readonly readers: { destroy(): void }[] = [];
 
@@ -61,6 +62,7 @@ export class StdioRelay {
     if (size !== undefined) this.c.setWindowSize(master, size.height, size.width);
     const tty = new ReadStream(master);
     this.terminal = tty;
+    this.master = master;
     if (this.io.stdout !== null) this.follow(tty, this.io.stdout);
     else {
       // Nobody reads the output, but an unread pty fills up and blocks the process.
@@ -72,10 +74,9 @@ export class StdioRelay {
   }
 
   resize(width: number, height: number): boolean {
-    if (this.terminal === null) return false;
-    // The fd belongs to the tty stream; it stays open until the relay is destroyed.
-    const fd = (this.terminal as unknown as { fd: number }).fd;
-    return this.c.setWindowSize(fd, height, width) === 0;
+    // The fd belongs to the tty stream, which keeps it open until the relay is destroyed.
+    if (this.terminal === null || this.terminal.destroyed) return false;
+    return this.c.setWindowSize(this.master, height, width) === 0;
   }
 
   closeStdin(): void {
