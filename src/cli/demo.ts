@@ -1,19 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MemorySink, type RecordedEvent } from '../actors/memory-sink.ts';
 import { Node } from '../actors/node.ts';
 import { streamsIo } from '../actors/stdio.ts';
-import { RealClock } from '../clock.ts';
-import { SimBackend } from '../hcs/sim/backend.ts';
+import { buildBusyboxRootfs } from '../hcs/runc/busybox.ts';
 import { createLogger } from '../log.ts';
 import type { OciSpec } from '../oci.ts';
+import { chooseBackend } from './backend-choice.ts';
 
 export interface DemoOptions {
   json: boolean;
   out: NodeJS.WritableStream;
+  /** sim | runc | auto, as for `serve`. */
+  backend: string;
 }
 
-function linuxSpec(args: string[], annotations: Record<string, string>): OciSpec {
-  return { ociVersion: '1.0.2', process: { args, cwd: '/' }, root: { path: 'rootfs' }, linux: {}, annotations };
+function linuxSpec(root: string, args: string[], annotations: Record<string, string>): OciSpec {
+  return { ociVersion: '1.0.2', process: { args, cwd: '/' }, root: { path: root }, linux: {}, annotations };
 }
 
 function describe(r: RecordedEvent): string {
@@ -22,7 +27,8 @@ function describe(r: RecordedEvent): string {
 }
 
 /**
- * One pod's life on the simulated HCS, with every lifecycle event printed as
+ * One pod's life on the chosen backend (real busybox containers on runc, or
+ * the simulated HCS), with every lifecycle event printed as
  * it is published: a sandbox, a workload that prints and exits, an exec in
  * the sandbox, then kill-all and deletion. Resolves 0 when every step gave
  * the expected answer.
@@ -31,7 +37,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const { out } = options;
   const log = createLogger({ level: 'warn', destination: process.stderr });
   const sink = new MemorySink();
-  const backend = new SimBackend({ clock: new RealClock() });
+  const stateDir = mkdtempSync(join(tmpdir(), 'podvisor-demo-'));
+  const backend = chooseBackend({ backend: options.backend, stateDir }, log);
+  // On runc the pod's containers need a root filesystem: a static busybox, as the tests use.
+  const root = backend.name === 'runc' ? buildBusyboxRootfs(join(stateDir, 'rootfs')) : '/rootfs';
+  out.write(`backend: ${backend.name}${backend.name === 'runc' ? ` (busybox root at ${root})` : ''}\n`);
   // Output of the demo's processes goes to the terminal through the actors' own stdio path.
   const output = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -52,7 +62,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await node.create({
       id: 'demo',
       bundle: '/run/podvisor/demo',
-      spec: linuxSpec(['sh', '-c', 'sleep inf'], {
+      spec: linuxSpec(root, ['sh', '-c', 'sleep inf'], {
         'io.kubernetes.cri.container-type': 'sandbox',
         'io.kubernetes.cri.sandbox-id': 'demo',
       }),
@@ -64,7 +74,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       id: 'web',
       bundle: '/run/podvisor/web',
       stdout: '/dev/stdout',
-      spec: linuxSpec(['sh', '-c', 'echo hello from web; sleep 0.2; exit 3'], {
+      spec: linuxSpec(root, ['sh', '-c', 'echo hello from web; sleep 0.2; exit 3'], {
         'io.kubernetes.cri.container-type': 'container',
         'io.kubernetes.cri.sandbox-id': 'demo',
       }),
@@ -81,11 +91,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     step('delete web and the probe exec, then kill the pod (all) and delete the sandbox');
     out.write(`  delete web -> ${JSON.stringify(await node.delete({ id: 'web' }))}\n`);
     await node.delete({ id: 'demo', execId: 'probe' });
-    await node.kill({ id: 'demo', signal: 15, all: true });
+    // SIGKILL: on runc the sandbox's `sleep` is its pid namespace's init, which ignores an unhandled SIGTERM.
+    await node.kill({ id: 'demo', signal: 9, all: true });
     out.write(`  wait demo -> ${JSON.stringify(await node.wait({ id: 'demo' }))}\n`);
     out.write(`  delete demo -> ${JSON.stringify(await node.delete({ id: 'demo' }))}\n`);
     out.write(`\n${sink.events.length} events published; tasks left on the node: ${node.taskCount}\n`);
-    out.write('Next: `npm test` runs the lifecycle suite against the same simulator.\n');
+    out.write('Next: `npm test` runs the lifecycle suite against the simulator and runc.\n');
     return node.taskCount === 0 ? 0 : 1;
   } catch (err) {
     out.write(`demo failed: ${(err as Error).message}\n`);
@@ -94,5 +105,6 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     unsubscribe();
     await node.close();
     await backend.close();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }

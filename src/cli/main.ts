@@ -24,6 +24,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .addOption(new Option('--prefix <prefix>', 'subject prefix').env('PODVISOR_PREFIX').default('podvisor'))
     .addOption(new Option('--backend <name>', 'sim | hcs | runc | auto').env('PODVISOR_BACKEND').default('auto'))
     .addOption(new Option('--hcs-library <path>', 'library the hcs backend loads').env('PODVISOR_HCS_LIBRARY'))
+    .addOption(new Option('--runc <path>', 'runc executable the runc backend runs').env('PODVISOR_RUNC'))
     .addOption(new Option('--state-dir <dir>', 'local state (embedded NATS data, runc root)').env('PODVISOR_STATE_DIR'))
     .addOption(new Option('--log-level <level>', 'trace | debug | info | warn | error').env('PODVISOR_LOG_LEVEL').default('info'))
     .addOption(new Option('--creds <file>', 'NATS credentials file').env('PODVISOR_CREDS'))
@@ -56,9 +57,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
 
   program
     .command('demo')
-    .description('drive one pod through its whole life on the simulated HCS and print every lifecycle event')
+    .description('drive one pod through its whole life (real containers with runc as root, else the simulated HCS) and print every lifecycle event')
     .option('--json', 'print events as JSON lines')
-    .action(async (opts: { json?: boolean }) => setStatus(await runDemo({ json: opts.json === true, out })));
+    .addOption(new Option('--backend <name>', 'sim | runc | auto').default('auto'))
+    .action(async (opts: { json?: boolean; backend: string }) => setStatus(await runDemo({ json: opts.json === true, out, backend: opts.backend })));
 
   try {
     await program.parseAsync(argv);

@@ -2,9 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPodvisor } from '../bus/server.ts';
-import type { Backend } from '../hcs/backend.ts';
-import { SimBackend } from '../hcs/sim/backend.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger } from '../log.ts';
+import { chooseBackend } from './backend-choice.ts';
 
 export interface ServeFlags {
   natsUrl?: string;
@@ -12,26 +11,13 @@ export interface ServeFlags {
   prefix: string;
   backend: string;
   hcsLibrary?: string;
+  runc?: string;
   stateDir?: string;
   logLevel: string;
   creds?: string;
   dashboard?: string;
   eventsMaxAge: string;
   eventsMaxBytes: string;
-}
-
-/**
- * Chooses the backend `auto` stands for, and says why in the log. Only the
- * simulator exists in this build; asking for hcs or runc by name is an
- * error rather than a silent fallback.
- */
-function chooseBackend(name: string, log: Logger): Backend {
-  if (name === 'sim') return new SimBackend();
-  if (name === 'auto') {
-    log.info({ backend: 'sim' }, 'backend auto: the hcs and runc backends are not part of this build yet, using the simulated HCS');
-    return new SimBackend();
-  }
-  throw new Error(`backend '${name}' is not available in this build (available: sim, auto)`);
 }
 
 /** `podvisor serve`: runs until SIGTERM or SIGINT, then drains and exits 0. */
@@ -41,7 +27,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const stateDir = flags.stateDir ?? join(tmpdir(), `podvisor-${process.getuid?.() ?? 'user'}`);
   mkdirSync(stateDir, { recursive: true });
   if (flags.dashboard !== undefined) log.warn({ dashboard: flags.dashboard }, 'the dashboard page is not part of this build; ignoring --dashboard');
-  const backend = chooseBackend(flags.backend, log);
+  const backend = chooseBackend({ backend: flags.backend, stateDir, ...(flags.runc === undefined ? {} : { runc: flags.runc }) }, log);
   const pv = await startPodvisor({
     backend,
     log,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import { defaultNodeId } from '../bus/subjects.ts';
@@ -49,9 +50,13 @@ export function parseSignal(text: string): number {
   return n;
 }
 
-/** A minimal Linux spec running `args`, for `task create ID -- CMD...` without a bundle. */
-function specFor(args: string[], annotations: Record<string, string>): Record<string, unknown> {
-  return { ociVersion: '1.0.2', process: { args, cwd: '/' }, root: { path: 'rootfs' }, linux: {}, annotations };
+/**
+ * A minimal Linux spec running `args`, for `task create ID -- CMD...` without
+ * a spec file; the root is `--rootfs` (as `ctr run --rootfs`), else the
+ * bundle's `rootfs`. The service fills the rest as `runc spec` would.
+ */
+function specFor(args: string[], annotations: Record<string, string>, rootfs: string | undefined): Record<string, unknown> {
+  return { ociVersion: '1.0.2', process: { args, cwd: '/' }, root: { path: rootfs === undefined ? 'rootfs' : resolve(rootfs) }, linux: {}, annotations };
 }
 
 function annotations(list: string[] | undefined): Record<string, string> {
@@ -77,13 +82,14 @@ export function taskCommand(out: NodeJS.WritableStream, setStatus: (n: number) =
     .argument('[command...]')
     .option('--bundle <dir>', 'bundle directory (its config.json is the spec)')
     .option('--spec <file>', 'OCI spec file')
+    .option('--rootfs <dir>', 'root filesystem for a command given after --')
     .option('--terminal', 'allocate a terminal')
     .option('--stdin <path>')
     .option('--stdout <path>')
     .option('--stderr <path>')
     .option('--annotation <key=value>', 'spec annotation (repeatable)', collect)
-    .action(async (id: string, command: string[], f: ClientFlags & { bundle?: string; spec?: string; terminal?: boolean; stdin?: string; stdout?: string; stderr?: string; annotation?: string[] }) => {
-      const spec = f.spec !== undefined ? JSON.parse(readFileSync(f.spec, 'utf8')) : command.length > 0 ? specFor(command, annotations(f.annotation)) : undefined;
+    .action(async (id: string, command: string[], f: ClientFlags & { bundle?: string; spec?: string; rootfs?: string; terminal?: boolean; stdin?: string; stdout?: string; stderr?: string; annotation?: string[] }) => {
+      const spec = f.spec !== undefined ? JSON.parse(readFileSync(f.spec, 'utf8')) : command.length > 0 ? specFor(command, annotations(f.annotation), f.rootfs) : undefined;
       const body: Record<string, unknown> = { id, ...(f.bundle === undefined ? {} : { bundle: f.bundle }), ...(spec === undefined ? {} : { spec }) };
       for (const k of ['terminal', 'stdin', 'stdout', 'stderr'] as const) if (f[k] !== undefined) body[k] = f[k];
       const reply = await withClient(f, (c) => c.call('create', body));

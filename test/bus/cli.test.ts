@@ -1,13 +1,16 @@
 /**
  * The CLI end to end: a real `podvisor serve` (with its embedded
  * nats-server) driven by `podvisor task ...`, `events` and `nodes` in child
- * processes, checking output and exit statuses as `ctr` has them.
+ * processes, checking output and exit statuses as `ctr` has them. The
+ * service picks its backend as a user's would (`auto`): real busybox
+ * containers under runc where it runs as root with runc installed, as in CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ROOTFS } from '../helpers/rootfs.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'podvisor.js');
 let server: ChildProcess;
@@ -64,7 +67,7 @@ afterAll(async () => {
 
 describe('podvisor CLI', () => {
   it('creates, starts, lists, waits (exiting with the status), and deletes a task', async () => {
-    expect(await run(['task', 'create', 'web', '--', 'sh', '-c', 'echo hi; sleep 3; exit 3'])).toMatchObject({ code: 0, stdout: 'web\n' });
+    expect(await run(['task', 'create', 'web', '--rootfs', TEST_ROOTFS, '--', 'sh', '-c', 'echo hi; sleep 3; exit 3'])).toMatchObject({ code: 0, stdout: 'web\n' });
     const started = await run(['task', 'start', 'web']);
     expect(started.code).toBe(0);
     const pid = Number(started.stdout.trim());
@@ -77,7 +80,7 @@ describe('podvisor CLI', () => {
   });
 
   it('prints JSON with --json', async () => {
-    await run(['task', 'create', 'j1', '--', 'sleep', 'inf']);
+    await run(['task', 'create', 'j1', '--rootfs', TEST_ROOTFS, '--', 'sleep', 'inf']);
     const state = await run(['task', 'state', 'j1', '--json']);
     expect(JSON.parse(state.stdout)).toMatchObject({ id: 'j1', status: 'created', exitStatus: 255, exitedAt: null });
     expect((await run(['task', 'kill', 'j1', '--signal', 'KILL'])).code).toBe(0);
@@ -91,7 +94,7 @@ describe('podvisor CLI', () => {
   });
 
   it('runs an exec and reports its status', async () => {
-    await run(['task', 'create', 'box', '--', 'sleep', 'inf']);
+    await run(['task', 'create', 'box', '--rootfs', TEST_ROOTFS, '--', 'sleep', 'inf']);
     await run(['task', 'start', 'box']);
     expect((await run(['task', 'exec', 'box', '--exec-id', 'probe', '--', 'sh', '-c', 'exit 6'])).code).toBe(0);
     await run(['task', 'start', 'box', '--exec-id', 'probe']);
@@ -110,7 +113,7 @@ describe('podvisor CLI', () => {
       if (err.includes('following podvisor.*.events.live1.>')) ready();
     });
     await subscribed;
-    await run(['task', 'create', 'live1', '--', 'sleep', 'inf']);
+    await run(['task', 'create', 'live1', '--rootfs', TEST_ROOTFS, '--', 'sleep', 'inf']);
     await run(['task', 'start', 'live1']);
     const followed = await following;
     expect(followed.code).toBe(0);
