@@ -12,6 +12,7 @@ import {
   type ProcessOp,
   type SignalPlanData,
   type StartFailure,
+  type StartedProcess,
 } from '../machines/exec.ts';
 import type { OciProcess } from '../oci.ts';
 import { isBackendError } from '../hcs/backend.ts';
@@ -107,7 +108,7 @@ export class ExecActor {
       clock: deps.clock,
     });
     this.replies = new Replies(this.actor);
-    this.actor.on('started', ({ pid }) => this.onStarted(pid));
+    this.actor.on('started', ({ pid, at }) => this.onStarted(pid, at));
     this.actor.on('exit', ({ event }) => {
       this.exitPublished = this.publish('exit', event);
     });
@@ -168,11 +169,11 @@ export class ExecActor {
     return this.publisher.publish(topic, event);
   }
 
-  private onStarted(pid: number): void {
+  private onStarted(pid: number, at: string): void {
     if (this.opts.execId === '') {
-      void this.publish('start', { containerId: this.opts.taskId, pid });
+      void this.publisher.publish('start', { containerId: this.opts.taskId, pid }, at);
     } else {
-      void this.publish('exec-started', { containerId: this.opts.taskId, execId: this.opts.execId, pid });
+      void this.publisher.publish('exec-started', { containerId: this.opts.taskId, execId: this.opts.execId, pid }, at);
     }
     this.opts.onStarted(pid);
   }
@@ -186,13 +187,13 @@ export class ExecActor {
     this.opts.onExited(started, status);
   }
 
-  private async startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<{ pid: number }> {
+  private async startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<StartedProcess> {
     const { backend } = this.deps;
-    if (this.opts.fake) return { pid: 1 };
+    if (this.opts.fake) return { pid: 1, at: this.now() };
     try {
       if (this.opts.startsSystem) await backend.startSystem(this.opts.taskId);
       if (stdinClosed) this.opts.io.closeStdin();
-      return await backend.createProcess(this.opts.taskId, {
+      const { pid } = await backend.createProcess(this.opts.taskId, {
         process: this.opts.process,
         init: this.opts.execId === '',
         terminal: this.opts.stdio.terminal,
@@ -200,6 +201,7 @@ export class ExecActor {
         ...(consoleSize === null ? {} : { consoleSize }),
         io: this.opts.io.io,
       });
+      return { pid, at: this.now() };
     } catch (err) {
       const failure: StartFailure = {
         error: typedBackendError(err, `start of ${this.target()}`),

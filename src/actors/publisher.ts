@@ -16,10 +16,11 @@ export class TaskPublisher {
     private readonly taskId: string,
   ) {}
 
-  publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
+  /** `at` dates the event when the moment it records came before its publication (a start). */
+  publish<T extends Topic>(topic: T, event: TopicMessages[T], at?: string): Promise<void> {
     // TypeScript cannot narrow the mapped union from a generic topic; the
     // signature above already ties `event` to `topic`.
-    const record = { topic, podId: this.podId, taskId: this.taskId, timestamp: formatTimestamp(this.clock.nowNs()), event } as LifecycleEvent;
+    const record = { topic, podId: this.podId, taskId: this.taskId, timestamp: at ?? formatTimestamp(this.clock.nowNs()), event } as LifecycleEvent;
     return this.sink.publish(record).catch((err: unknown) => {
       this.log.error({ err, topic }, 'publishing a lifecycle event failed');
     });

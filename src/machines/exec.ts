@@ -48,8 +48,14 @@ export const UNEXITED_STATUS = 255;
  * whole state tree each time: tens of KiB per process).
  */
 export interface ExecRuntime {
-  startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<{ pid: number }>;
+  /** Resolves with the pid and the time the start completed, which dates the start event. */
+  startProcess(stdinClosed: boolean, consoleSize: { width: number; height: number } | null): Promise<StartedProcess>;
   processOp(pid: number, op: ProcessOp): Promise<void>;
+}
+
+export interface StartedProcess {
+  pid: number;
+  at: string;
 }
 
 export interface ExecInput {
@@ -120,7 +126,7 @@ export interface ExecStatus {
 
 export type ExecEmitted =
   | { type: 'reply'; reqId: string; reply: Reply }
-  | { type: 'started'; pid: number }
+  | { type: 'started'; pid: number; at: string }
   | { type: 'exit'; event: TaskExit }
   | { type: 'exited'; started: boolean; status: ExecStatus };
 
@@ -165,7 +171,7 @@ export const execMachine = setup({
   },
   actors: {
     startProcess: notProvided('startProcess') as unknown as ReturnType<
-      typeof fromPromise<{ pid: number }, { runtime: ExecRuntime; stdinClosed: boolean; consoleSize: ExecContext['consoleSize'] }>
+      typeof fromPromise<StartedProcess, { runtime: ExecRuntime; stdinClosed: boolean; consoleSize: ExecContext['consoleSize'] }>
     >,
     processOp: notProvided('processOp') as unknown as ReturnType<
       typeof fromPromise<void, { runtime: ExecRuntime; pid: number; op: ProcessOp }>
@@ -256,8 +262,14 @@ export const execMachine = setup({
         onDone: {
           target: 'running',
           actions: [
-            assign({ pid: ({ event }) => event.output.pid, started: true }),
-            emit(({ event }) => ({ type: 'started' as const, pid: event.output.pid })),
+            assign({
+              pid: ({ event }) => event.output.pid,
+              started: true,
+              // An exit seen before the start completed is dated no earlier than the start event, so the timeline reads in order.
+              earlyExits: ({ context, event }) =>
+                context.earlyExits.map((e) => (e.pid === event.output.pid && e.at < event.output.at ? { ...e, at: event.output.at } : e)),
+            }),
+            emit(({ event }) => ({ type: 'started' as const, pid: event.output.pid, at: event.output.at })),
             emit(({ context, event }) => ok(context.inflight ?? '', { pid: event.output.pid })),
             assign({ inflight: null }),
           ],

@@ -5,9 +5,9 @@
  * runc and busybox-static and runs as root, so there it runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { expect } from 'vitest';
 import { MemorySink } from '../../src/actors/memory-sink.ts';
 import { Node } from '../../src/actors/node.ts';
@@ -46,6 +46,8 @@ export function unusable(kind: BackendKind): string | null {
 
 export interface LiveHarness {
   kind: BackendKind;
+  /** Where the containers' cgroups are (runc only). */
+  cgroupParent?: string;
   node: Node;
   backend: Backend;
   sink: MemorySink;
@@ -78,13 +80,16 @@ export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpene
   const fdsBefore = openFds();
   const stateDir = mkdtempSync(join(tmpdir(), 'podvisor-runc-'));
   const clock = new RealClock();
-  const backend = new RuncBackend({ stateDir, cgroupParent: '/podvisor-test' });
+  // Test files run in parallel and reuse ids: each harness gets cgroups of its own.
+  const cgroupParent = `/podvisor-test/${basename(stateDir)}`;
+  const backend = new RuncBackend({ stateDir, cgroupParent });
   const node = new Node({ backend, sink, log: silentLogger(), clock, ...(options.openStdio ? { openStdio: options.openStdio } : {}) });
   return {
     kind,
     node,
     backend,
     sink,
+    cgroupParent,
     until: (condition, what, timeoutMs) => poll(condition, what, timeoutMs, () => new Promise((r) => setTimeout(r, 10))),
     async close() {
       // Everything is released before anything is asserted, so one failed test cannot leak into the next.
@@ -98,9 +103,21 @@ export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpene
       await new Promise((r) => setTimeout(r, 20));
       const fds = openFds();
       rmSync(stateDir, { recursive: true, force: true });
+      removeCgroups(cgroupParent);
       expect({ openSystems, containers, children, mounted, fds }).toEqual({ openSystems: 0, containers: [], children: [], mounted: false, fds: fdsBefore });
     },
   };
+}
+
+/** Removes a harness's (empty) cgroup directories in every v1 hierarchy and the unified one. */
+function removeCgroups(parent: string): void {
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', hierarchy, parent));
+    } catch {
+      // Not in this hierarchy (or a symlinked alias already handled).
+    }
+  }
 }
 
 /** Polls `condition` every 10 ms of the harness's time, virtual or real. */

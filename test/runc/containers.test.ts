@@ -12,7 +12,6 @@ import type { ProcessEntry } from '../../src/actors/task-actor.ts';
 import { liveHarness, RUNC_UNUSABLE, TEST_ROOTFS, type LiveHarness } from '../helpers/backends.ts';
 import { linux, rejection } from '../helpers/harness.ts';
 
-const CGROUP_PARENT = '/podvisor-test';
 
 describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null ? '' : ` (skipped: ${RUNC_UNUSABLE})`}`, () => {
   let h: LiveHarness;
@@ -90,7 +89,7 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null
     await h.until(() => output.includes('tick'), 'the first tick');
     await h.node.pause({ id: 't1' });
     expect((await h.node.state({ id: 't1' })).status).toBe('paused');
-    const frozen = readFileSync(`/sys/fs/cgroup/freezer${CGROUP_PARENT}/t1/freezer.state`, 'utf8').trim();
+    const frozen = readFileSync(`/sys/fs/cgroup/freezer${h.cgroupParent}/t1/freezer.state`, 'utf8').trim();
     expect(frozen).toBe('FROZEN');
     const before = output.length;
     await new Promise((r) => setTimeout(r, 200));
@@ -105,7 +104,7 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null
     await h.node.create({ id: 't1', spec: linux('sleep 100') });
     await h.node.start({ id: 't1' });
     await h.node.update({ id: 't1', resources: { memory: { limit: 48 * 1024 * 1024 } } });
-    const limit = readFileSync(`/sys/fs/cgroup/memory${CGROUP_PARENT}/t1/memory.limit_in_bytes`, 'utf8').trim();
+    const limit = readFileSync(`/sys/fs/cgroup/memory${h.cgroupParent}/t1/memory.limit_in_bytes`, 'utf8').trim();
     expect(Number(limit)).toBe(48 * 1024 * 1024);
     const { stats } = await h.node.stats({ id: 't1' });
     expect(stats.memory.limitBytes).toBe(48 * 1024 * 1024);
@@ -116,7 +115,7 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null
     expect(bad.code).toBe('invalid_argument');
     expect(bad.message).toContain('resources.memory.limit');
     await finish('t1');
-    expect(existsSync(`/sys/fs/cgroup/memory${CGROUP_PARENT}/t1`)).toBe(false);
+    expect(existsSync(`/sys/fs/cgroup/memory${h.cgroupParent}/t1`)).toBe(false);
   });
 
   it('a terminal: the process sees the size set before start and after a resize (stty size)', async () => {

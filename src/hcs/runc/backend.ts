@@ -63,7 +63,7 @@ interface RuncSystem {
 
 /**
  * Real OCI containers through runc, in HCS's terms: a compute system is a
- * runc container and its bundle, its init is `runc create` + `runc start`,
+ * runc container and its bundle, its init is `runc run --detach`,
  * every other process is `runc exec -d`. podvisor is the containers' child
  * subreaper, so it reaps their processes itself and reports exact statuses.
  */
@@ -251,7 +251,8 @@ export class RuncBackend implements Backend {
     const args: string[] = [];
     if (params.init) {
       writeFileSync(join(s.dir, 'config.json'), JSON.stringify({ ...s.config, process }));
-      args.push('create', '--bundle', s.dir, '--pid-file', pidFile);
+      // One `run --detach` is `create` then `start` without a second runc start-up (~10 ms).
+      args.push('run', '--detach', '--bundle', s.dir, '--pid-file', pidFile);
     } else {
       writeFileSync(join(procDir, 'process.json'), JSON.stringify(process));
       args.push('exec', '--detach', '--process', join(procDir, 'process.json'), '--pid-file', pidFile);
@@ -283,15 +284,7 @@ export class RuncBackend implements Backend {
     }
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const p = this.watch(s, pid, params.init, relay);
-    if (params.init) {
-      s.init = p;
-      try {
-        await this.runc.run(['start', id]);
-      } catch (err) {
-        await this.runc.run(['delete', '--force', id]).catch(() => undefined);
-        throw err;
-      }
-    }
+    if (params.init) s.init = p;
     return { pid };
   }
 
