@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { runDemo } from './demo.ts';
+import { resolve } from 'node:path';
+import { buildBusyboxRootfs } from '../hcs/runc/busybox.ts';
 import { serve } from './serve.ts';
 import { clientOptions, taskCommand, withClient, type ClientFlags } from './task-commands.ts';
 import { followEvents, listNodes } from './watch.ts';
@@ -54,6 +56,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   clientOptions(program.command('nodes').description('list the podvisor nodes answering on this NATS system')).action(
     async (f: ClientFlags) => withClient(f, (c) => listNodes(c, { json: f.json === true, out })),
   );
+
+  program
+    .command('rootfs')
+    .description("lay out a busybox root filesystem in DIR (from Debian's busybox-static) for `task create --rootfs`")
+    .argument('<dir>')
+    .action((dir: string) => {
+      out.write(`${buildBusyboxRootfs(resolve(dir))}\n`);
+      setStatus(0);
+    });
 
   program
     .command('demo')

@@ -6,7 +6,7 @@
  * containers under runc where it runs as root with runc installed, as in CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,18 @@ describe('podvisor CLI', () => {
     const waited = await run(['task', 'wait', 'web']);
     expect(waited).toMatchObject({ code: 3, stdout: '3\n' });
     expect(await run(['task', 'rm', 'web'])).toMatchObject({ code: 0, stdout: 'web exit status 3\n' });
+  });
+
+  it('rootfs lays out a busybox root that a task then runs in, its output in the stdout file', async () => {
+    const root = join(stateDir, 'bb');
+    expect(await run(['rootfs', root])).toMatchObject({ code: 0, stdout: `${root}\n` });
+    expect(readlinkSync(join(root, 'bin', 'sh'))).toBe('busybox');
+    const out = join(stateDir, 'bb.out');
+    await run(['task', 'create', 'bb', '--rootfs', root, '--stdout', out, '--', 'sh', '-c', 'echo from busybox; exit 4']);
+    await run(['task', 'start', 'bb']);
+    expect((await run(['task', 'wait', 'bb'])).code).toBe(4);
+    expect(readFileSync(out, 'utf8')).toBe('from busybox\n');
+    await run(['task', 'rm', 'bb']);
   });
 
   it('prints JSON with --json', async () => {
