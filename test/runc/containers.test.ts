@@ -150,6 +150,23 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null
     await finish('t1');
   });
 
+  it('output still held open by a survivor is copied for at most 1 s after the exit, then the exit is reported', async () => {
+    await h.close();
+    h = liveHarness('runc', { openStdio: async () => streamsIo({ stdin: null, stdout, stderr: null }) });
+    await h.node.create({ id: 't1', spec: linux('sleep 100') });
+    await h.node.start({ id: 't1' });
+    // The exec's shell exits at once; its background sleep keeps the stdout pipe open for 30 s.
+    await h.node.exec({ id: 't1', execId: 'e1', stdout: '/out', spec: { args: ['sh', '-c', 'sleep 30 & echo before exit; exit 2'] } });
+    const t0 = Date.now();
+    await h.node.start({ id: 't1', execId: 'e1' });
+    expect(await h.node.wait({ id: 't1', execId: 'e1' })).toMatchObject({ exitStatus: 2 });
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(900);
+    expect(waited).toBeLessThan(10_000);
+    expect(output).toBe('before exit\n');
+    await finish('t1');
+  });
+
   it('rootfs mounts from the create request become the root, and are unmounted on delete', async () => {
     await h.node.create({
       id: 't1',
