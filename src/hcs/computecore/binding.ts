@@ -1,0 +1,210 @@
+/**
+ * computecore.dll's functions through koffi (reference/hcsshim.md §6.2), the
+ * same declarations for Windows' DLL and the Linux simulator built from
+ * native/hcs-sim. Only thin typing lives here: which calls may block, and so
+ * go through `.async` on the libuv pool, is decided by the caller
+ * (worker.ts); everything this module calls synchronously returns at once.
+ */
+import koffi, { type LibraryHandle } from 'koffi';
+
+/** A handle or other pointer as koffi 3 represents it. */
+export type Pointer = bigint;
+
+export interface ProcessInformation {
+  processId: number;
+  /** Pipe HANDLEs (Windows) or file descriptors (the simulator); null when not asked for. */
+  stdInput: Pointer | null;
+  stdOutput: Pointer | null;
+  stdError: Pointer | null;
+}
+
+export interface HcsEvent {
+  type: number;
+  data: string | null;
+}
+
+export const HCS_EVENT = {
+  SystemExited: 0x00000001,
+  ProcessExited: 0x00010000,
+  OperationCallback: 0x01000000,
+  ServiceDisconnect: 0x02000000,
+} as const;
+
+/** hcsshim registers systems with live-migration events and processes with none (§6.4). */
+export const HCS_EVENT_OPTIONS = { None: 0, EnableOperationCallbacks: 1, EnableLiveMigrationEvents: 4 } as const;
+
+export const GENERIC_ALL = 0x10000000;
+
+// Named koffi types are global to the thread's koffi instance: declare them once per module load.
+const HANDLE = koffi.pointer('HANDLE', koffi.opaque());
+koffi.alias('HCS_OPERATION', HANDLE);
+koffi.alias('HCS_SYSTEM', HANDLE);
+koffi.alias('HCS_PROCESS', HANDLE);
+const PROCESS_INFORMATION = koffi.struct('HCS_PROCESS_INFORMATION', {
+  ProcessId: 'uint32',
+  Reserved: 'uint32',
+  StdInput: 'void *',
+  StdOutput: 'void *',
+  StdError: 'void *',
+});
+const EVENT = koffi.struct('HCS_EVENT', {
+  Type: 'uint32',
+  EventData: 'const char16_t *',
+  Operation: 'void *',
+});
+const COMPLETION = koffi.proto('void __stdcall HCS_OPERATION_COMPLETION(HCS_OPERATION operation, void *context)');
+const EVENT_CALLBACK = koffi.proto('void __stdcall HCS_EVENT_CALLBACK(HCS_EVENT *event, void *context)');
+
+type Fn = ReturnType<LibraryHandle['func']>;
+
+/** An HRESULT as the unsigned 32-bit value HCS documents, whatever koffi returned. */
+function hr(value: unknown): number {
+  return Number(value) >>> 0;
+}
+
+function pointerOrNull(value: unknown): Pointer | null {
+  if (value === null || value === undefined) return null;
+  const p = BigInt(value as bigint | number);
+  return p === 0n ? null : p;
+}
+
+export interface Callbacks {
+  /** Runs on the JS thread, relayed by koffi from an HCS thread that waits for it: enqueue, never block. */
+  completion(context: number): void;
+  event(context: number, event: HcsEvent): void;
+}
+
+/**
+ * One loaded computecore library and the two callbacks every handle shares
+ * (HCS passes a numeric context back, never a live pointer, §6.4). Call
+ * {@link dispose} only once no handle can call back any more.
+ */
+export class ComputeCore {
+  private readonly lib: LibraryHandle;
+  private readonly f: Record<string, Fn>;
+  private readonly localFree: Fn;
+  private readonly completionPtr: Pointer;
+  private readonly eventPtr: Pointer;
+  private disposed = false;
+
+  constructor(
+    readonly path: string,
+    callbacks: Callbacks,
+  ) {
+    this.lib = koffi.load(path);
+    const l = this.lib;
+    this.f = {
+      HcsCreateOperation: l.func('HCS_OPERATION __stdcall HcsCreateOperation(const void *context, HCS_OPERATION_COMPLETION *callback)'),
+      HcsCloseOperation: l.func('void __stdcall HcsCloseOperation(HCS_OPERATION operation)'),
+      HcsGetOperationResult: l.func('int32 __stdcall HcsGetOperationResult(HCS_OPERATION operation, _Out_ void **resultDocument)'),
+      HcsGetOperationResultAndProcessInfo: l.func(
+        'int32 __stdcall HcsGetOperationResultAndProcessInfo(HCS_OPERATION operation, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
+      ),
+      HcsCreateComputeSystem: l.func(
+        'int32 __stdcall HcsCreateComputeSystem(const char16_t *id, const char16_t *configuration, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_SYSTEM *computeSystem)',
+      ),
+      HcsOpenComputeSystem: l.func('int32 __stdcall HcsOpenComputeSystem(const char16_t *id, uint32 requestedAccess, _Out_ HCS_SYSTEM *computeSystem)'),
+      HcsCloseComputeSystem: l.func('void __stdcall HcsCloseComputeSystem(HCS_SYSTEM computeSystem)'),
+      HcsStartComputeSystem: l.func('int32 __stdcall HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+      HcsShutDownComputeSystem: l.func('int32 __stdcall HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+      HcsTerminateComputeSystem: l.func('int32 __stdcall HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+      HcsPauseComputeSystem: l.func('int32 __stdcall HcsPauseComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+      HcsResumeComputeSystem: l.func('int32 __stdcall HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+      HcsGetComputeSystemProperties: l.func(
+        'int32 __stdcall HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *propertyQuery)',
+      ),
+      HcsModifyComputeSystem: l.func(
+        'int32 __stdcall HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *configuration, HANDLE identity)',
+      ),
+      HcsSetComputeSystemCallback: l.func(
+        'int32 __stdcall HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, uint32 callbackOptions, const void *context, HCS_EVENT_CALLBACK *callback)',
+      ),
+      HcsCreateProcess: l.func(
+        'int32 __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, const char16_t *processParameters, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_PROCESS *process)',
+      ),
+      HcsOpenProcess: l.func('int32 __stdcall HcsOpenProcess(HCS_SYSTEM computeSystem, uint32 processId, uint32 requestedAccess, _Out_ HCS_PROCESS *process)'),
+      HcsCloseProcess: l.func('void __stdcall HcsCloseProcess(HCS_PROCESS process)'),
+      HcsTerminateProcess: l.func('int32 __stdcall HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
+      HcsSignalProcess: l.func('int32 __stdcall HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
+      HcsGetProcessInfo: l.func('int32 __stdcall HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)'),
+      HcsGetProcessProperties: l.func('int32 __stdcall HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *propertyQuery)'),
+      HcsModifyProcess: l.func('int32 __stdcall HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *settings)'),
+      HcsSetProcessCallback: l.func(
+        'int32 __stdcall HcsSetProcessCallback(HCS_PROCESS process, uint32 callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+      ),
+    };
+    // Result documents are the caller's to free, with LocalFree (§6.1); the simulator exports its own.
+    const freer = process.platform === 'win32' ? koffi.load('kernel32.dll') : l;
+    this.localFree = freer.func('void * __stdcall LocalFree(void *memory)');
+    this.completionPtr = koffi.register((_op: unknown, context: unknown) => callbacks.completion(Number(context)), koffi.pointer(COMPLETION));
+    this.eventPtr = koffi.register((event: unknown, context: unknown) => {
+      // EventData lives only while the callback runs: copy it now.
+      const e = koffi.decode(event as bigint, EVENT) as { Type: number; EventData: string | null };
+      callbacks.event(Number(context), { type: e.Type >>> 0, data: e.EventData });
+    }, koffi.pointer(EVENT_CALLBACK));
+  }
+
+  /** Never blocks. Null when HCS could not create it. */
+  createOperation(context: number): Pointer | null {
+    return pointerOrNull(this.f.HcsCreateOperation!(BigInt(context), this.completionPtr));
+  }
+
+  /** The outcome of a completed operation (HCS_E_OPERATION_PENDING while it runs). Never blocks. */
+  operationResult(op: Pointer, withProcessInfo: boolean): { hresult: number; document: string | null; info: ProcessInformation | null } {
+    const doc: unknown[] = [null];
+    if (!withProcessInfo) {
+      const result = hr(this.f.HcsGetOperationResult!(op, doc));
+      return { hresult: result, document: this.takeString(doc[0]), info: null };
+    }
+    const raw: Record<string, unknown> = {};
+    const result = hr(this.f.HcsGetOperationResultAndProcessInfo!(op, raw, doc));
+    const info: ProcessInformation = {
+      processId: Number(raw['ProcessId'] ?? 0),
+      stdInput: pointerOrNull(raw['StdInput']),
+      stdOutput: pointerOrNull(raw['StdOutput']),
+      stdError: pointerOrNull(raw['StdError']),
+    };
+    return { hresult: result, document: this.takeString(doc[0]), info };
+  }
+
+  /** Copies a returned UTF-16 string and frees HCS's copy. */
+  private takeString(ptr: unknown): string | null {
+    const p = pointerOrNull(ptr);
+    if (p === null) return null;
+    try {
+      return koffi.decode.string16(p);
+    } finally {
+      this.localFree(p);
+    }
+  }
+
+  /** Runs `name` on the libuv pool: the JS thread stays free to receive the callbacks it triggers. */
+  call(name: string, ...args: unknown[]): Promise<{ result: unknown; args: unknown[] }> {
+    const fn = this.f[name];
+    if (fn === undefined) return Promise.reject(new Error(`computecore has no binding for ${name}`));
+    return new Promise((resolve, reject) => {
+      fn.async(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve({ result, args })));
+    });
+  }
+
+  /** An HRESULT-returning call on the pool. */
+  async hresult(name: string, ...args: unknown[]): Promise<number> {
+    return hr((await this.call(name, ...args)).result);
+  }
+
+  get completionCallback(): Pointer {
+    return this.completionPtr;
+  }
+
+  get eventCallback(): Pointer {
+    return this.eventPtr;
+  }
+
+  /** Releases the callback slots. Only once no handle and no operation can call back. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    koffi.unregister(this.completionPtr);
+    koffi.unregister(this.eventPtr);
+  }
+}
