@@ -48,6 +48,8 @@ export interface LiveHarness {
   kind: BackendKind;
   /** Where the containers' cgroups are (runc only). */
   cgroupParent?: string;
+  /** runc's --root for this harness's backend (runc only). */
+  runcRoot?: string;
   node: Node;
   backend: Backend;
   sink: MemorySink;
@@ -90,6 +92,7 @@ export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpene
     backend,
     sink,
     cgroupParent,
+    runcRoot: join(stateDir, 'runc'),
     until: (condition, what, timeoutMs) => poll(condition, what, timeoutMs, () => new Promise((r) => setTimeout(r, 10))),
     async close() {
       // Everything is released before anything is asserted, so one failed test cannot leak into the next.

@@ -4,11 +4,16 @@
  * terminal, rootfs mounts. Each test ends with the harness asserting that no
  * container, process, fd or mount was left behind.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { streamsIo } from '../../src/actors/stdio.ts';
 import type { ProcessEntry } from '../../src/actors/task-actor.ts';
+import { Reaper } from '../../src/hcs/runc/reaper.ts';
+import { runcConfig } from '../../src/hcs/runc/spec.ts';
 import { liveHarness, RUNC_UNUSABLE, TEST_ROOTFS, type LiveHarness } from '../helpers/backends.ts';
 import { linux, rejection } from '../helpers/harness.ts';
 
@@ -165,6 +170,27 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`runc containers${RUNC_UNUSABLE === null
     expect(waited).toBeLessThan(10_000);
     expect(output).toBe('before exit\n');
     await finish('t1');
+  });
+
+  it('a stopped container left by an earlier podvisor under the same id is found with runc state and replaced', async () => {
+    // Only `state` prints; the others get /dev/null, because a container inherits runc's stdio and would hold a pipe open.
+    const runc = (...args: string[]) =>
+      execFileSync('runc', ['--root', h.runcRoot ?? '', ...args], { encoding: 'utf8', stdio: ['ignore', args[0] === 'state' ? 'pipe' : 'ignore', 'inherit'], timeout: 10_000 });
+    const bundle = mkdtempSync(join(tmpdir(), 'podvisor-leftover-'));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(runcConfig(linux('sleep 100'), { id: 't1', bundle: '', rootfs: null, cgroupParent: h.cgroupParent ?? '' })));
+    runc('create', '--bundle', bundle, 't1');
+    const leftover = (JSON.parse(runc('state', 't1')) as { pid: number }).pid;
+    const reaper = new Reaper();
+    const reaped = reaper.wait(leftover);
+    runc('kill', 't1', 'KILL');
+    expect(await reaped).toBe(137);
+    await reaper.close();
+    expect(JSON.parse(runc('state', 't1'))).toMatchObject({ status: 'stopped' });
+    await h.node.create({ id: 't1', spec: linux('exit 5') });
+    await h.node.start({ id: 't1' });
+    expect(await h.node.wait({ id: 't1' })).toMatchObject({ exitStatus: 5 });
+    await h.node.delete({ id: 't1' });
+    rmSync(bundle, { recursive: true, force: true });
   });
 
   it('rootfs mounts from the create request become the root, and are unmounted on delete', async () => {

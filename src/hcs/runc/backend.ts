@@ -267,7 +267,12 @@ export class RuncBackend implements Backend {
     }
     args.push(id);
     try {
-      await this.runc.run(args, { stdio: relay.childFds, logFile: join(procDir, 'runc.log') });
+      const run = () => this.runc.run(args, { stdio: relay.childFds, logFile: join(procDir, 'runc.log') });
+      await run().catch(async (err: unknown) => {
+        // A stopped container of the same id is a leftover of a podvisor that died (seed 004's Exists).
+        if (!params.init || !isBackendError(err, 'already-exists') || !(await this.removeIfStopped(id))) throw err;
+        await run();
+      });
       if (params.init) s.container = true;
       if (params.terminal) relay.attachTerminal(this.receiveConsole(consoleListener, id), params.consoleSize);
     } catch (err) {
@@ -286,6 +291,14 @@ export class RuncBackend implements Backend {
     const p = this.watch(s, pid, params.init, relay);
     if (params.init) s.init = p;
     return { pid };
+  }
+
+  /** `runc state`: deletes the container when it has stopped; says whether it did. */
+  private async removeIfStopped(id: string): Promise<boolean> {
+    const state = JSON.parse(await this.runc.run(['state', id])) as { status?: string };
+    if (state.status !== 'stopped') return false;
+    await this.runc.run(['delete', id]);
+    return true;
   }
 
   private receiveConsole(listener: number, id: string): number {
