@@ -5,7 +5,7 @@
  * heap: posix_spawn (what the runc backend uses) against child_process.spawn.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -28,18 +28,36 @@ export async function runcRows(natsUrl: string, nc: NatsConnection, quick: boole
   try {
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     const n = quick ? 5 : 30;
-    const bare = await bareRuncRun(dir, rootfs, n);
-    const ours = await podvisorCreateStart(natsUrl, nc, dir, rootfs, n);
+    // Interleaved, one of each per round, so drift on a shared machine hits both sides alike.
+    const bare = await bareRuncRun(dir, rootfs);
+    const ours = await podvisorCreateStart(natsUrl, nc, dir, rootfs);
+    const bareMs: number[] = [];
+    const oursMs: number[] = [];
+    try {
+      for (let i = 0; i <= n; i++) {
+        const b = await bare.once(i);
+        const o = await ours.once(i);
+        if (i > 0) {
+          // Round 0 warms the page cache and both code paths.
+          bareMs.push(b);
+          oursMs.push(o);
+        }
+      }
+    } finally {
+      await ours.close();
+    }
+    const bareP50 = summarise(bareMs).p50;
+    const oursP50 = summarise(oursMs).p50;
     const spawnRows = await spawnFlatness(quick);
     return [
       {
         metric: 'runc create+start via podvisor (p50)',
-        value: ours.p50,
+        value: oursP50,
         unit: 'ms',
-        baseline: bare.p50,
+        baseline: bareP50,
         baselineName: 'runc run -d',
         target: '≤ 1.05× runc run -d',
-        pass: ours.p50 <= 1.05 * bare.p50,
+        pass: oursP50 <= 1.05 * bareP50,
       },
       ...spawnRows,
     ];
@@ -48,57 +66,62 @@ export async function runcRows(natsUrl: string, nc: NatsConnection, quick: boole
   }
 }
 
+interface Sampler {
+  /** Creates and starts container number `i`, returns the milliseconds that took, then removes it. */
+  once(i: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** The baseline: `runc run -d` from a small process, as a person at a shell would run it. */
-async function bareRuncRun(dir: string, rootfs: string, n: number): Promise<ReturnType<typeof summarise>> {
+async function bareRuncRun(dir: string, rootfs: string): Promise<Sampler> {
   const root = join(dir, 'bare-root');
   const bundle = join(dir, 'bare-bundle');
-  rmSync(bundle, { recursive: true, force: true });
   const config = runcConfig({ process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} }, { id: 'bare', bundle: '', rootfs: null, cgroupParent: '/podvisor-bench' });
-  (await import('node:fs')).mkdirSync(bundle, { recursive: true });
+  mkdirSync(bundle, { recursive: true });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
   const runc = (args: string[]) =>
     new Promise<number | null>((resolve) => {
       const child = spawn('runc', ['--root', root, ...args], { stdio: 'ignore' });
       child.on('exit', (code) => resolve(code));
     });
-  const samples: number[] = [];
-  for (let i = 0; i < n + 1; i++) {
-    const t = performance.now();
-    const code = await runc(['run', '-d', '--bundle', bundle, `bare${i}`]);
-    const ms = performance.now() - t;
-    if (code !== 0) throw new Error(`runc run -d exited ${code}`);
-    if (i > 0) samples.push(ms); // the first run warms the page cache
-    await runc(['delete', '--force', `bare${i}`]);
-  }
-  return summarise(samples);
+  return {
+    async once(i) {
+      const t = performance.now();
+      const code = await runc(['run', '-d', '--bundle', bundle, `bare${i}`]);
+      const ms = performance.now() - t;
+      if (code !== 0) throw new Error(`runc run -d exited ${code}`);
+      await runc(['delete', '--force', `bare${i}`]);
+      return ms;
+    },
+    close: async () => undefined,
+  };
 }
 
 /** create + start requests over NATS to a podvisor node on the runc backend. */
-async function podvisorCreateStart(natsUrl: string, nc: NatsConnection, dir: string, rootfs: string, n: number): Promise<ReturnType<typeof summarise>> {
+async function podvisorCreateStart(natsUrl: string, nc: NatsConnection, dir: string, rootfs: string): Promise<Sampler> {
   const backend = new RuncBackend({ stateDir: join(dir, 'state'), cgroupParent: '/podvisor-bench' });
   const pv = await startPodvisor({ backend, log: silentLogger(), stateDir: join(dir, 'pv'), natsUrl, node: 'benchrunc', prefix: 'podvisor' });
   const call = async (op: string, body: unknown): Promise<void> => {
     const m = await nc.request(`podvisor.benchrunc.task.${op}`, JSON.stringify(body), { timeout: 30_000 });
     if (m.headers?.get('Nats-Service-Error-Code')) throw new Error(`${op}: ${m.string()}`);
   };
-  const samples: number[] = [];
-  try {
-    for (let i = 0; i < n + 1; i++) {
+  return {
+    async once(i) {
       const id = `r${i}`;
       const t = performance.now();
       await call('create', { id, spec: { process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} } });
       await call('start', { id });
       const ms = performance.now() - t;
-      if (i > 0) samples.push(ms);
       await call('kill', { id, signal: 9 });
       await call('wait', { id });
       await call('delete', { id });
-    }
-  } finally {
-    await pv.stop();
-    await backend.close();
-  }
-  return summarise(samples);
+      return ms;
+    },
+    async close() {
+      await pv.stop();
+      await backend.close();
+    },
+  };
 }
 
 /**
