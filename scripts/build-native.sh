@@ -47,7 +47,8 @@ mkdir -p "$out_dir"
 # Build to a temporary name and rename, so a concurrent loader never sees half a library.
 tmp="$(mktemp "$out_dir/.libcomputecore-sim.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
-"$cc" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -pthread -fvisibility=hidden \
+# -z nodelete: the library runs its own threads, so it must stay mapped when a worker that loaded it exits.
+"$cc" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -pthread -fvisibility=hidden -Wl,-z,nodelete \
   -o "$tmp" "${sources[@]}"
 chmod 755 "$tmp"
 mv -f "$tmp" "$out"

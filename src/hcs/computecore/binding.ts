@@ -57,6 +57,9 @@ const EVENT_CALLBACK = koffi.proto('void __stdcall HCS_EVENT_CALLBACK(HCS_EVENT 
 
 type Fn = ReturnType<LibraryHandle['func']>;
 
+/** Async calls in koffi's queue at once; well under its default limit of 256. */
+const MAX_ASYNC = 128;
+
 /** An HRESULT as the unsigned 32-bit value HCS documents, whatever koffi returned. */
 function hr(value: unknown): number {
   return Number(value) >>> 0;
@@ -86,6 +89,8 @@ export class ComputeCore {
   private readonly completionPtr: Pointer;
   private readonly eventPtr: Pointer;
   private disposed = false;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     readonly path: string,
@@ -178,13 +183,24 @@ export class ComputeCore {
     }
   }
 
-  /** Runs `name` on the libuv pool: the JS thread stays free to receive the callbacks it triggers. */
-  call(name: string, ...args: unknown[]): Promise<{ result: unknown; args: unknown[] }> {
+  /**
+   * Runs `name` on the libuv pool: the JS thread stays free to receive the
+   * callbacks it triggers. koffi refuses async calls past its queue limit
+   * (max_async_calls, 256), so calls beyond MAX_ASYNC wait their turn here.
+   */
+  async call(name: string, ...args: unknown[]): Promise<{ result: unknown; args: unknown[] }> {
     const fn = this.f[name];
-    if (fn === undefined) return Promise.reject(new Error(`computecore has no binding for ${name}`));
-    return new Promise((resolve, reject) => {
-      fn.async(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve({ result, args })));
-    });
+    if (fn === undefined) throw new Error(`computecore has no binding for ${name}`);
+    if (this.running >= MAX_ASYNC) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await new Promise((resolve, reject) => {
+        fn.async(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve({ result, args })));
+      });
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 
   /** An HRESULT-returning call on the pool. */
