@@ -128,25 +128,7 @@ async function main(): Promise<void> {
     { metric: `state throughput (best of ${WINDOWS.join('/')} in flight)`, value: stateTput.perSecond, unit: '/s', baseline: echoTput.perSecond, baselineName: 'echo', target: '≥ 20000/s', pass: stateTput.perSecond >= 20_000 && stateTput.errors === 0 },
   );
 
-  // 2. Memory per resident pod, and commands with every pod resident.
-  await drained(pv);
-  settleHeap();
-  const base = process.memoryUsage();
-  let made = 0;
-  for (const n of SIZE.pods) {
-    for (; made < n; made++) await residentPod(pv, made);
-    await drained(pv);
-    settleHeap();
-    const now = process.memoryUsage();
-    rows.push(
-      { metric: `RSS per pod @ ${n}`, value: (now.rss - base.rss) / n / 1024, unit: 'KiB', baseline: 6 * 1024, baselineName: 'Go shim, perf.md', target: '≤ 128 KiB', pass: (now.rss - base.rss) / n / 1024 <= 128 },
-      { metric: `heap per pod @ ${n}`, value: (now.heapUsed - base.heapUsed) / n / 1024, unit: 'KiB', baseline: 270 * 4, baselineName: 'conmon ×4, perf.md', target: '≤ 128 KiB', pass: (now.heapUsed - base.heapUsed) / n / 1024 <= 128 },
-    );
-  }
-  const residentState = (await load({ ...job, subject: task('state') })).latency as Latencies;
-  rows.push({ metric: `state p99 @ ${made} pods`, value: residentState.p99, unit: 'ms', baseline: echoLat.p99, baselineName: 'echo', target: '≤ 1.5× echo', pass: residentState.p99 <= 1.5 * echoLat.p99 });
-
-  // 3. Exit to event with the pods resident, then a burst of simultaneous exits.
+  // Exit events as a dashboard sees them: subscribed to the node's event subjects.
   const exits = new Map<string, (t: number) => void>();
   const live: EventEnvelope[] = [];
   nc.subscribe('podvisor.bench.events.>', {
@@ -157,18 +139,46 @@ async function main(): Promise<void> {
     },
   });
   await nc.flush();
-  const samples = Math.min(SIZE.exitSamples, made);
-  const exitLat: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const taskId = `p${i}a`;
-    const pid = (await pv.node.state({ id: taskId, execId: 'x' })).pid;
-    const arrived = new Promise<number>((r) => exits.set(`${taskId}/x`, r));
-    const t0 = performance.now();
-    await backend.terminateProcess(taskId, pid);
-    exitLat.push((await arrived) - t0);
+  // Exit → event on pods from `first` on, whose exec 'x' is still running.
+  const exitToEvent = async (first: number, count: number): Promise<Latencies> => {
+    const exitLat: number[] = [];
+    for (let i = first; i < first + count; i++) {
+      const taskId = `p${i}a`;
+      const pid = (await pv.node.state({ id: taskId, execId: 'x' })).pid;
+      const arrived = new Promise<number>((r) => exits.set(`${taskId}/x`, r));
+      const t0 = performance.now();
+      await backend.terminateProcess(taskId, pid);
+      exitLat.push((await arrived) - t0);
+    }
+    return summarise(exitLat);
+  };
+
+  // 2. Memory per resident pod, and commands with every pod resident.
+  await drained(pv);
+  settleHeap();
+  const base = process.memoryUsage();
+  let made = 0;
+  let measuredExits = 0;
+  const exitRows: Row[] = [];
+  for (const n of SIZE.pods) {
+    for (; made < n; made++) await residentPod(pv, made);
+    await drained(pv);
+    settleHeap();
+    const now = process.memoryUsage();
+    rows.push(
+      { metric: `RSS per pod @ ${n}`, value: (now.rss - base.rss) / n / 1024, unit: 'KiB', baseline: 6 * 1024, baselineName: 'Go shim, perf.md', target: '≤ 128 KiB', pass: (now.rss - base.rss) / n / 1024 <= 128 },
+      { metric: `heap per pod @ ${n}`, value: (now.heapUsed - base.heapUsed) / n / 1024, unit: 'KiB', baseline: 270 * 4, baselineName: 'conmon ×4, perf.md', target: '≤ 128 KiB', pass: (now.heapUsed - base.heapUsed) / n / 1024 <= 128 },
+    );
+    // The target is set with 1,000 pods resident; other sizes are shown for information.
+    const e = await exitToEvent(measuredExits, Math.min(SIZE.exitSamples, n - measuredExits));
+    measuredExits += e.n;
+    exitRows.push({ metric: `exit → event p99 @ ${n} pods`, value: e.p99, unit: 'ms', baseline: null, baselineName: '', target: n === 1_000 ? '≤ 2 ms' : 'info', pass: n === 1_000 ? e.p99 <= 2 : null });
   }
-  const exitSummary = summarise(exitLat);
-  rows.push({ metric: `exit → event p99 @ ${made} pods`, value: exitSummary.p99, unit: 'ms', baseline: echoLat.p99, baselineName: 'echo', target: '≤ 2 ms', pass: exitSummary.p99 <= 2 });
+  const residentState = (await load({ ...job, subject: task('state') })).latency as Latencies;
+  rows.push({ metric: `state p99 @ ${made} pods`, value: residentState.p99, unit: 'ms', baseline: echoLat.p99, baselineName: 'echo', target: '≤ 1.5× echo', pass: residentState.p99 <= 1.5 * echoLat.p99 });
+
+  // 3. Exit to event (measured at each size above), then a burst of simultaneous exits.
+  rows.push(...exitRows);
   const burst = Math.min(SIZE.exitSamples, made);
   const burstDone: Promise<number>[] = [];
   live.length = 0;
