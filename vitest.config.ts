@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/hcs/computecore/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     // Two cores: forks keep suites isolated, and two at a time is what the machine has.
     pool: 'forks',

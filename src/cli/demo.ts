@@ -13,7 +13,7 @@ import { chooseBackend } from './backend-choice.ts';
 export interface DemoOptions {
   json: boolean;
   out: NodeJS.WritableStream;
-  /** sim | runc | auto, as for `serve`. */
+  /** sim | hcs | runc | auto, as for `serve`. */
   backend: string;
 }
 

@@ -70,7 +70,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     .command('demo')
     .description('drive one pod through its whole life (real containers with runc as root, else the simulated HCS) and print every lifecycle event')
     .option('--json', 'print events as JSON lines')
-    .addOption(new Option('--backend <name>', 'sim | runc | auto').default('auto'))
+    .addOption(new Option('--backend <name>', 'sim | hcs | runc | auto').default('auto'))
     .action(async (opts: { json?: boolean; backend: string }) => setStatus(await runDemo({ json: opts.json === true, out, backend: opts.backend })));
 
   try {

@@ -27,7 +27,15 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const stateDir = flags.stateDir ?? join(tmpdir(), `podvisor-${process.getuid?.() ?? 'user'}`);
   mkdirSync(stateDir, { recursive: true });
   if (flags.dashboard !== undefined) log.warn({ dashboard: flags.dashboard }, 'the dashboard page is not part of this build; ignoring --dashboard');
-  const backend = chooseBackend({ backend: flags.backend, stateDir, ...(flags.runc === undefined ? {} : { runc: flags.runc }) }, log);
+  const backend = chooseBackend(
+    {
+      backend: flags.backend,
+      stateDir,
+      ...(flags.runc === undefined ? {} : { runc: flags.runc }),
+      ...(flags.hcsLibrary === undefined ? {} : { hcsLibrary: flags.hcsLibrary }),
+    },
+    log,
+  );
   const pv = await startPodvisor({
     backend,
     log,

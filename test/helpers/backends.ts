@@ -1,6 +1,7 @@
 /**
- * The lifecycle suite runs once per backend: the simulated HCS (virtual time)
- * and runc (real containers on a busybox root, real time). A backend that
+ * The lifecycle suite runs once per backend: the simulated HCS (virtual time),
+ * runc (real containers on a busybox root, real time) and HCS through koffi
+ * against the native simulator (real time). A backend that
  * cannot exist on this machine is skipped with its reason printed; CI installs
  * runc and busybox-static and runs as root, so there it runs.
  */
@@ -14,12 +15,14 @@ import { Node } from '../../src/actors/node.ts';
 import type { StdioOpener } from '../../src/actors/stdio.ts';
 import { RealClock, VirtualClock, settle } from '../../src/clock.ts';
 import type { Backend } from '../../src/hcs/backend.ts';
+import { HcsBackend } from '../../src/hcs/computecore/backend.ts';
+import { SIMULATOR_LIBRARY, simulatorControl } from '../../src/hcs/computecore/simulator.ts';
 import { RuncBackend } from '../../src/hcs/runc/backend.ts';
 import { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { silentLogger } from '../../src/log.ts';
 import { TEST_ROOTFS } from './rootfs.ts';
 
-export type BackendKind = 'sim' | 'runc';
+export type BackendKind = 'sim' | 'runc' | 'hcs';
 
 export { TEST_ROOTFS };
 
@@ -38,10 +41,12 @@ function whyNoRunc(): string | null {
   return null;
 }
 
-export const BACKENDS: BackendKind[] = ['sim', 'runc'];
+export const BACKENDS: BackendKind[] = ['sim', 'runc', 'hcs'];
 
 export function unusable(kind: BackendKind): string | null {
-  return kind === 'runc' ? RUNC_UNUSABLE : null;
+  if (kind === 'runc') return RUNC_UNUSABLE;
+  if (kind === 'hcs') return existsSync(SIMULATOR_LIBRARY) ? null : `the native HCS simulator is not built (${SIMULATOR_LIBRARY}; needs a C compiler)`;
+  return null;
 }
 
 export interface LiveHarness {
@@ -79,6 +84,7 @@ export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpene
       },
     };
   }
+  if (kind === 'hcs') return hcsHarness(options);
   const fdsBefore = openFds();
   const stateDir = mkdtempSync(join(tmpdir(), 'podvisor-runc-'));
   const clock = new RealClock();
@@ -108,6 +114,29 @@ export function liveHarness(kind: BackendKind, options: { openStdio?: StdioOpene
       rmSync(stateDir, { recursive: true, force: true });
       removeCgroups(cgroupParent);
       expect({ openSystems, containers, children, mounted, fds }).toEqual({ openSystems: 0, containers: [], children: [], mounted: false, fds: fdsBefore });
+    },
+  };
+}
+
+/** HCS through koffi against the native simulator, in real time; it counts its own handles and threads. */
+function hcsHarness(options: { openStdio?: StdioOpener }): LiveHarness {
+  const sink = new MemorySink();
+  const clock = new RealClock();
+  const backend = new HcsBackend({ clock });
+  const node = new Node({ backend, sink, log: silentLogger(), clock, ...(options.openStdio ? { openStdio: options.openStdio } : {}) });
+  return {
+    kind: 'hcs',
+    node,
+    backend,
+    sink,
+    until: (condition, what, timeoutMs) => poll(condition, what, timeoutMs, () => new Promise((r) => setTimeout(r, 10))),
+    async close() {
+      await node.close();
+      const openSystems = backend.openSystems;
+      await backend.close();
+      const c = simulatorControl();
+      await poll(() => c.liveThreads() === 0, 'the simulator threads to end', 8000, () => new Promise((r) => setTimeout(r, 10)));
+      expect({ openSystems, handles: c.openHandles(), strings: c.outstandingStrings(), systems: c.systems() }).toEqual({ openSystems: 0, handles: 0, strings: 0, systems: 0 });
     },
   };
 }

@@ -233,7 +233,8 @@ describe.skipIf(unusable(kind) !== null)(`containerd ordering on ${kind}${unusab
     await h.node.exec({ id: 't1', execId: 'e1', spec: { args: ['sh', '-c', 'sleep inf'] } });
     const e1 = await h.node.start({ id: 't1', execId: 'e1' });
     const { processes } = await h.node.pids({ id: 't1' });
-    expect(processes.map((p) => [p.pid, p.execId])).toEqual([
+    // Backends list in their own order (HCS promises none): compare by pid.
+    expect(processes.map((p) => [p.pid, p.execId]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
       [pid, 't1'],
       [e1.pid, 'e1'],
     ]);
