@@ -67,6 +67,8 @@ function hcs(library: string | undefined, log: Logger): Backend {
     log.info({ library: SIMULATOR_LIBRARY }, 'building the native HCS simulator (scripts/build-native.sh)');
     execFileSync('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
+  // A path that names nothing fails here, at start, rather than as `unavailable` on the first command.
+  if (library !== undefined && /[\\/]/.test(library) && !existsSync(library)) throw new Error(`--hcs-library '${library}' does not exist`);
   return new HcsBackend(library === undefined ? {} : { library });
 }
 
