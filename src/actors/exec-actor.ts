@@ -1,5 +1,4 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { Subject, filter, map, race, take, takeUntil, type Observable } from 'rxjs';
 import { formatTimestamp, type Clock } from '../clock.ts';
 import { InternalError, NotFoundError, describeExec, type PodvisorError } from '../errors.ts';
 import type { EventSink, Topic, TopicMessages } from '../events.ts';
@@ -42,7 +41,6 @@ export interface ExecOptions {
   startsSystem: boolean;
   /** The WCOW pod sandbox's fake init: no process behind it (reference/hcsshim.md §1.8). */
   fake: boolean;
-  notifications: Observable<BackendNotification>;
   /** Told when the process started (pid known, start event published). */
   onStarted(pid: number): void;
   /** Told once, when the process reached `exited`; `started` says whether it ever ran. */
@@ -70,9 +68,7 @@ const execLogic = execMachine.provide({
   },
 });
 
-function isProcessExit(n: BackendNotification): n is Extract<BackendNotification, { type: 'process-exited' }> {
-  return n.type === 'process-exited';
-}
+type ProcessExit = Extract<BackendNotification, { type: 'process-exited' }>;
 
 /**
  * Runs one exec machine: serialises its commands, does its I/O through the
@@ -82,8 +78,9 @@ export class ExecActor {
   readonly actor: Actor<typeof execLogic>;
   private readonly replies: Replies;
   private readonly mailbox = new Mailbox();
-  /** hcsshim's `processDone`: fires when the process leaves the living. */
-  private readonly done$ = new Subject<void>();
+  /** Until the process is done (hcsshim's `processDone`), its system's notifications concern it. */
+  private watching = true;
+  private containerExitSeen = false;
   private exitPublished: Promise<void> = Promise.resolve();
   private readonly exitedStatus: Promise<ExecStatus>;
   private resolveExited!: (status: ExecStatus) => void;
@@ -116,7 +113,6 @@ export class ExecActor {
     this.actor.subscribe({
       error: (err) => this.log.fatal({ err }, 'exec machine failed'),
     });
-    this.watch(opts.notifications);
     this.actor.start();
   }
 
@@ -133,36 +129,27 @@ export class ExecActor {
   }
 
   /**
-   * The two watchers of hcsshim's exec: the process's own exit, and the race
-   * of its container's exit against it (`waitForContainerExit`). While the
-   * start is in flight the pid is unknown, so every process exit of the
-   * system is offered; the machine keeps the ones that turn out to be its own.
+   * A process exit in this exec's system. While the start is in flight the
+   * pid is unknown, so every one is offered; the machine keeps the ones that
+   * turn out to be its own.
    */
-  private watch(notifications: Observable<BackendNotification>): void {
-    notifications.pipe(filter(isProcessExit), takeUntil(this.done$)).subscribe({
-      next: (n) => {
-        const snap = this.actor.getSnapshot();
-        if (snap.matches('starting') || (snap.context.pid !== 0 && n.pid === snap.context.pid)) {
-          this.actor.send({ type: 'PROCESS_EXITED', pid: n.pid, exitCode: n.exitCode, at: formatTimestamp(n.atNs) });
-        }
-      },
-      error: (err: unknown) => this.log.error({ err }, 'process notifications failed'),
-    });
-    race(
-      notifications.pipe(
-        filter((n) => n.type === 'system-exited'),
-        take(1),
-        map(() => 'container' as const),
-      ),
-      this.done$.pipe(map(() => 'process' as const)),
-    )
-      .pipe(take(1))
-      .subscribe({
-        next: (first) => {
-          if (first === 'container') this.actor.send({ type: 'CONTAINER_EXITED', at: this.now() });
-        },
-        error: (err: unknown) => this.log.error({ err }, 'container notifications failed'),
-      });
+  processExited(n: ProcessExit): void {
+    if (!this.watching) return;
+    const snap = this.actor.getSnapshot();
+    if (snap.matches('starting') || (snap.context.pid !== 0 && n.pid === snap.context.pid)) {
+      this.actor.send({ type: 'PROCESS_EXITED', pid: n.pid, exitCode: n.exitCode, at: formatTimestamp(n.atNs) });
+    }
+  }
+
+  /**
+   * The container exited: hcsshim's `waitForContainerExit` race. It matters
+   * only if the process is not done yet; then the machine has the process
+   * terminated and reports the exit it gets.
+   */
+  containerExited(): void {
+    if (!this.watching || this.containerExitSeen) return;
+    this.containerExitSeen = true;
+    this.actor.send({ type: 'CONTAINER_EXITED', at: this.now() });
   }
 
   private publish<T extends Topic>(topic: T, event: TopicMessages[T]): Promise<void> {
@@ -179,8 +166,7 @@ export class ExecActor {
   }
 
   private onExited(started: boolean, status: ExecStatus): void {
-    this.done$.next();
-    this.done$.complete();
+    this.watching = false;
     this.ioClosed = this.opts.io.close().catch((err: unknown) => this.log.warn({ err }, 'closing stdio failed'));
     const published = this.exitPublished;
     void published.then(() => this.resolveExited(status));
@@ -373,8 +359,7 @@ export class ExecActor {
     this.removed = true;
     this.replies.abandon(new InternalError(`${this.target()} was removed`));
     this.actor.stop();
-    this.done$.next();
-    this.done$.complete();
+    this.watching = false;
     await (this.ioClosed ?? this.opts.io.close());
   }
 }

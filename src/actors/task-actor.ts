@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { filter, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { formatTimestamp } from '../clock.ts';
 import {
   FailedPreconditionError,
@@ -10,7 +10,7 @@ import {
   describeExec,
 } from '../errors.ts';
 import type { RootfsMount, Topic, TopicMessages } from '../events.ts';
-import type { ProcessDetails, Statistics } from '../hcs/backend.ts';
+import type { BackendNotification, ProcessDetails, Statistics } from '../hcs/backend.ts';
 import type { Logger } from '../log.ts';
 import type { ExecStatus } from '../machines/exec.ts';
 import { taskMachine, type SystemCall } from '../machines/task.ts';
@@ -112,9 +112,10 @@ export class TaskActor {
     });
     this.replies = new Replies(this.actor);
     this.wire();
-    const notifications = opts.router.system(opts.taskId);
-    this.subscription = notifications.pipe(filter((n) => n.type === 'system-exited')).subscribe({
-      next: () => this.actor.send({ type: 'SYSTEM_EXITED' }),
+    // One subscription per task, not per exec: an RxJS operator chain costs
+    // about 10 KiB, and a node holds tens of thousands of execs (docs/performance.md).
+    this.subscription = opts.router.system(opts.taskId).subscribe({
+      next: (n) => this.notify(n),
       error: (err: unknown) => this.log.error({ err }, 'system notifications failed'),
     });
     this.init = new ExecActor({ ...deps, log: this.log }, {
@@ -127,7 +128,6 @@ export class TaskActor {
       io: opts.io,
       startsSystem: opts.hasContainer,
       fake: !opts.hasContainer,
-      notifications,
       publisher: this.publisher,
       onStarted: (pid) => {
         this.actor.send({ type: 'INIT_STARTED', pid });
@@ -178,6 +178,23 @@ export class TaskActor {
     });
     a.on('warning', ({ message }) => this.log.warn(message));
     a.subscribe({ error: (err) => this.log.fatal({ err }, 'task machine failed') });
+  }
+
+  /**
+   * Fans a notification of this task's system out: a system exit reaches the
+   * task's machine and then every exec (hcsshim's `waitForContainerExit`,
+   * whose race each exec's machine settles by event order); a process exit
+   * reaches the execs that may own it.
+   */
+  private notify(n: BackendNotification): void {
+    if (n.type === 'system-exited') {
+      this.actor.send({ type: 'SYSTEM_EXITED' });
+      this.init.containerExited();
+      for (const e of this.execs.values()) e.containerExited();
+    } else if (n.type === 'process-exited') {
+      this.init.processExited(n);
+      for (const e of this.execs.values()) e.processExited(n);
+    }
   }
 
   /** The backend side of the machine's system calls, with hcsshim's tolerance for what is already gone. */
@@ -307,7 +324,6 @@ export class TaskActor {
         io,
         startsSystem: false,
         fake: false,
-        notifications: this.opts.router.system(this.opts.taskId),
         publisher: this.publisher,
         onStarted: () => undefined,
         onExited: () => this.actor.send({ type: 'EXEC_SETTLED', execId: req.execId }),
