@@ -1,5 +1,4 @@
-// Worker threads do not inherit the tsx loader on Node 20: register it, then run the TypeScript worker.
-import { register } from 'tsx/esm/api';
+// Worker threads do not inherit module hooks on Node 20: register podvisor's, then run the TypeScript.
+import '../src/register-ts.mjs';
 
-register();
 await import('./load-worker.ts');

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// podvisor is written in TypeScript and run through tsx's loader, so the
-// package needs no build step between a fresh clone and a running service.
-import { register } from 'tsx/esm/api';
+// podvisor is written in TypeScript and run through its own module hooks
+// (src/ts-hooks.mjs), so the package needs no build step between a fresh clone
+// and a running service.
+import '../src/register-ts.mjs';
 
-register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv);

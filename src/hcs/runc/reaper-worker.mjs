@@ -1,5 +1,4 @@
-// Worker threads do not inherit the tsx loader on Node 20: register it, then run the TypeScript loop.
-import { register } from 'tsx/esm/api';
+// Worker threads do not inherit module hooks on Node 20: register podvisor's, then run the TypeScript.
+import '../../register-ts.mjs';
 
-register();
 await import('./reaper-loop.ts');
