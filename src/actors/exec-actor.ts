@@ -104,12 +104,23 @@ export class ExecActor {
       input: { runtime, taskId: opts.taskId, execId: opts.execId, terminal: opts.stdio.terminal, fake: opts.fake },
       clock: deps.clock,
     });
-    this.replies = new Replies(this.actor);
-    this.actor.on('started', ({ pid, at }) => this.onStarted(pid, at));
-    this.actor.on('exit', ({ event }) => {
-      this.exitPublished = this.publish('exit', event);
+    this.replies = new Replies();
+    // One wildcard listener: each listened type costs the actor a Set (docs/performance.md).
+    this.actor.on('*', (ev) => {
+      switch (ev.type) {
+        case 'reply':
+          return this.replies.settle(ev);
+        case 'started':
+          return this.onStarted(ev.pid, ev.at);
+        case 'exit':
+          this.exitPublished = this.publish('exit', ev.event);
+          return;
+        case 'exited':
+          return this.onExited(ev.started, ev.status);
+        default:
+          return ev satisfies never;
+      }
     });
-    this.actor.on('exited', ({ started, status }) => this.onExited(started, status));
     this.actor.subscribe({
       error: (err) => this.log.fatal({ err }, 'exec machine failed'),
     });

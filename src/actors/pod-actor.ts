@@ -26,7 +26,8 @@ export class PodActor {
     log: Logger,
   ) {
     this.actor = createActor(podMachine, { input: { podId, spec, host } });
-    this.replies = new Replies(this.actor);
+    this.replies = new Replies();
+    this.actor.on('reply', (ev) => this.replies.settle(ev));
     this.actor.subscribe({ error: (err) => log.fatal({ err, podId }, 'pod machine failed') });
     this.actor.start();
   }

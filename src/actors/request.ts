@@ -2,27 +2,23 @@ import type { AnyActorRef } from 'xstate';
 import { InternalError } from '../errors.ts';
 import type { Reply } from '../machines/exec.ts';
 
-interface Replying {
-  on(type: 'reply', handler: (ev: { reqId: string; reply: Reply }) => void): { unsubscribe(): void };
-}
-
 /**
  * Matches a machine's emitted `reply` to the command that asked for it.
- * Machines answer by emitting `{ type: 'reply', reqId }`; this turns that
- * into a promise per command, with one listener per actor.
+ * Machines answer by emitting `{ type: 'reply', reqId }`; the actor's owner
+ * hands each one to {@link settle}, and this turns it into a promise per
+ * command.
  */
 export class Replies {
   private readonly waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private seq = 0;
 
-  constructor(actor: Replying) {
-    actor.on('reply', ({ reqId, reply }) => {
-      const entry = this.waiting.get(reqId);
-      if (entry === undefined) return;
-      this.waiting.delete(reqId);
-      if (reply.ok) entry.resolve(reply.value);
-      else entry.reject(reply.error);
-    });
+  /** The machine answered `reqId`. */
+  settle({ reqId, reply }: { reqId: string; reply: Reply }): void {
+    const entry = this.waiting.get(reqId);
+    if (entry === undefined) return;
+    this.waiting.delete(reqId);
+    if (reply.ok) entry.resolve(reply.value);
+    else entry.reject(reply.error);
   }
 
   nextId(prefix: string): string {

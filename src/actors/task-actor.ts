@@ -110,7 +110,7 @@ export class TaskActor {
       },
       clock: deps.clock,
     });
-    this.replies = new Replies(this.actor);
+    this.replies = new Replies();
     this.wire();
     // One subscription per task, not per exec: an RxJS operator chain costs
     // about 10 KiB, and a node holds tens of thousands of execs (docs/performance.md).
@@ -160,23 +160,41 @@ export class TaskActor {
 
   private wire(): void {
     const a = this.actor;
-    a.on('create', ({ event }) => void this.publish('create', event));
-    a.on('exec-added', ({ execId }) => void this.publish('exec-added', { containerId: this.opts.taskId, execId }));
-    a.on('paused', () => void this.publish('paused', { containerId: this.opts.taskId }));
-    a.on('resumed', () => void this.publish('resumed', { containerId: this.opts.taskId }));
-    a.on('exit', ({ event }) => {
-      this.initExitPublished = this.publish('exit', event);
+    // One wildcard listener: each listened type costs the actor a Set (docs/performance.md).
+    a.on('*', (ev) => {
+      switch (ev.type) {
+        case 'reply':
+          return this.replies.settle(ev);
+        case 'create':
+        case 'delete':
+          void this.publish(ev.type, ev.event);
+          return;
+        case 'exec-added':
+          void this.publish('exec-added', { containerId: this.opts.taskId, execId: ev.execId });
+          return;
+        case 'paused':
+        case 'resumed':
+          void this.publish(ev.type, { containerId: this.opts.taskId });
+          return;
+        case 'exit':
+          this.initExitPublished = this.publish('exit', ev.event);
+          return;
+        case 'closed': {
+          const status = a.getSnapshot().context.initStatus;
+          void this.initExitPublished.then(() => this.resolveClosed(status));
+          return;
+        }
+        case 'abandon-execs':
+          this.log.warn({ execIds: ev.execIds }, 'teardown gave up waiting for exec exits; reporting them with unknown status 255');
+          for (const id of ev.execIds) this.execs.get(id)?.abandon();
+          return;
+        case 'warning':
+          this.log.warn(ev.message);
+          return;
+        default:
+          return ev satisfies never;
+      }
     });
-    a.on('delete', ({ event }) => void this.publish('delete', event));
-    a.on('closed', () => {
-      const status = a.getSnapshot().context.initStatus;
-      void this.initExitPublished.then(() => this.resolveClosed(status));
-    });
-    a.on('abandon-execs', ({ execIds }) => {
-      this.log.warn({ execIds }, 'teardown gave up waiting for exec exits; reporting them with unknown status 255');
-      for (const id of execIds) this.execs.get(id)?.abandon();
-    });
-    a.on('warning', ({ message }) => this.log.warn(message));
     a.subscribe({ error: (err) => this.log.fatal({ err }, 'task machine failed') });
   }
 
