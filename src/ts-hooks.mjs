@@ -20,7 +20,8 @@ const { transformSync, version } = await import('esbuild');
 
 const tsconfig = JSON.parse(readFileSync(new URL('../tsconfig.json', import.meta.url), 'utf8'));
 const options = { loader: 'ts', format: 'esm', target: 'node20', sourcemap: 'inline', tsconfigRaw: { compilerOptions: tsconfig.compilerOptions } };
-const cacheDir = join(tmpdir(), `podvisor-ts-${userInfo().uid}`);
+// PODVISOR_TS_CACHE moves the cache (the tests use a fresh one to exercise the transforms).
+const cacheDir = process.env.PODVISOR_TS_CACHE ?? join(tmpdir(), `podvisor-ts-${userInfo().uid}`);
 const salt = JSON.stringify([version, options]);
 
 function cached(key) {
