@@ -20,7 +20,10 @@ import { SIMULATOR_LIBRARY, simulatorControl } from '../../src/hcs/computecore/s
 import { RuncBackend } from '../../src/hcs/runc/backend.ts';
 import { SimBackend } from '../../src/hcs/sim/backend.ts';
 import { silentLogger } from '../../src/log.ts';
+import { childProcesses } from './processes.ts';
 import { TEST_ROOTFS } from './rootfs.ts';
+
+export { childProcesses };
 
 export type BackendKind = 'sim' | 'runc' | 'hcs';
 
@@ -158,22 +161,6 @@ async function poll(condition: () => boolean | Promise<boolean>, what: string, t
     if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await tick();
   }
-}
-
-/** Live children of this process (a zombie or a survivor here is a leak). */
-export function childProcesses(): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid) out.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))} ${fields[0]}`);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
 }
 
 function openFds(): string[] {

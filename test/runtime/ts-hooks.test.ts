@@ -39,8 +39,8 @@ describe('the TypeScript module hooks bin/podvisor.js runs on', () => {
     expect(cold.children).toEqual([]);
     expect(cold.stackLine).toMatch(/shape\.ts:22:\d+/);
     const cachedFiles = readdirSync(cache);
-    // main.ts, worker.ts and shape.ts, which both threads load: one entry per source.
-    expect(cachedFiles.length).toBe(3);
+    // main.ts, worker.ts, the process helper, and shape.ts, which both threads load: one entry per source.
+    expect(cachedFiles.length).toBe(4);
 
     // The second run is served from the cache, with the same result.
     const warm = runFixture(cache);
