@@ -77,6 +77,12 @@ typedef void (*HCS_EVENT_CALLBACK)(HCS_EVENT *event, void *context);
 #define HCS_E_OPERATION_PENDING ((HRESULT)0x80370117)
 #define HCS_E_OPERATION_TIMEOUT ((HRESULT)0x80370118)
 #define HCS_E_PROCESS_ALREADY_STOPPED ((HRESULT)0x8037011F)
+/*
+ * What a cancelled operation completes with. reference/hcsshim.md §6 names no
+ * HCS code for it, so this is HRESULT_FROM_WIN32(ERROR_CANCELLED), the
+ * generic Windows "the operation was cancelled".
+ */
+#define HRESULT_ERROR_CANCELLED ((HRESULT)0x800704C7)
 
 #define PODVISOR_EXPORT __attribute__((visibility("default")))
 
@@ -88,6 +94,11 @@ PODVISOR_EXPORT HRESULT HcsGetOperationResult(HCS_OPERATION operation, PWSTR *re
 PODVISOR_EXPORT HRESULT HcsGetOperationResultAndProcessInfo(HCS_OPERATION operation, HCS_PROCESS_INFORMATION *processInformation, PWSTR *resultDocument);
 PODVISOR_EXPORT HRESULT HcsWaitForOperationResult(HCS_OPERATION operation, DWORD timeoutMs, PWSTR *resultDocument);
 PODVISOR_EXPORT HRESULT HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD timeoutMs, HCS_PROCESS_INFORMATION *processInformation, PWSTR *resultDocument);
+PODVISOR_EXPORT HRESULT HcsCancelOperation(HCS_OPERATION operation);
+/* HCS_RESOURCE_TYPE is a 32-bit enum; the simulator accepts none of them. */
+PODVISOR_EXPORT HRESULT HcsAddResourceToOperation(HCS_OPERATION operation, uint32_t type, PCWSTR uri, HANDLE handle);
+
+PODVISOR_EXPORT HRESULT HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION operation);
 
 PODVISOR_EXPORT HRESULT HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION operation, const void *securityDescriptor, HCS_SYSTEM *computeSystem);
 PODVISOR_EXPORT HRESULT HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess, HCS_SYSTEM *computeSystem);
@@ -97,9 +108,15 @@ PODVISOR_EXPORT HRESULT HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_O
 PODVISOR_EXPORT HRESULT HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
 PODVISOR_EXPORT HRESULT HcsPauseComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
 PODVISOR_EXPORT HRESULT HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
+PODVISOR_EXPORT HRESULT HcsSaveComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
 PODVISOR_EXPORT HRESULT HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR propertyQuery);
 PODVISOR_EXPORT HRESULT HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR configuration, HANDLE identity);
 PODVISOR_EXPORT HRESULT HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, const void *context, HCS_EVENT_CALLBACK callback);
+PODVISOR_EXPORT HRESULT HcsInitializeLiveMigrationOnSource(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
+PODVISOR_EXPORT HRESULT HcsStartLiveMigrationOnSource(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
+PODVISOR_EXPORT HRESULT HcsStartLiveMigrationTransfer(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
+PODVISOR_EXPORT HRESULT HcsFinalizeLiveMigration(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
+PODVISOR_EXPORT HRESULT HcsCancelLiveMigration(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options);
 
 PODVISOR_EXPORT HRESULT HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS_OPERATION operation, const void *securityDescriptor, HCS_PROCESS *process);
 PODVISOR_EXPORT HRESULT HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, DWORD requestedAccess, HCS_PROCESS *process);
@@ -111,6 +128,10 @@ PODVISOR_EXPORT HRESULT HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATI
 PODVISOR_EXPORT HRESULT HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR settings);
 PODVISOR_EXPORT HRESULT HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK callback);
 
+/* Service-wide calls: no handle, no operation; the result (or the error document) comes back in `result`. */
+PODVISOR_EXPORT HRESULT HcsGetServiceProperties(PCWSTR propertyQuery, PWSTR *result);
+PODVISOR_EXPORT HRESULT HcsModifyServiceSettings(PCWSTR settings, PWSTR *result);
+
 /* kernel32's LocalFree, for the result documents the caller owns. Returns NULL on success. */
 PODVISOR_EXPORT void *LocalFree(void *memory);
 
@@ -121,5 +142,9 @@ PODVISOR_EXPORT int PodvisorSimLiveThreads(void);
 PODVISOR_EXPORT int PodvisorSimSystems(void);
 /* Closes every handle still open (what process exit does on Windows); returns how many. */
 PODVISOR_EXPORT int PodvisorSimCloseAllHandles(void);
+/* HcsClose* calls on a handle that was not open: a handle closed twice, or one never given out. */
+PODVISOR_EXPORT int PodvisorSimStaleCloses(void);
+/* Operations closed while their completion callback had not been delivered yet. */
+PODVISOR_EXPORT int PodvisorSimOperationsClosedBeforeCompletion(void);
 
 #endif

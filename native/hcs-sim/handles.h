@@ -31,6 +31,8 @@ typedef struct {
   char *result; /* UTF-8 result document, or NULL */
   HCS_PROCESS_INFORMATION info;
   int info_taken; /* the caller received the pipes; otherwise they are closed with the operation */
+  int delivered;  /* its completion callback has been called */
+  int cancelled;  /* HcsCancelOperation ended it: work still scheduled for it must not take effect */
   pthread_cond_t cond;
 } sim_op;
 
@@ -54,6 +56,8 @@ void handle_ref_locked(handle *h);
 void handle_unref_locked(handle *h);
 /* Calls fn for every open handle of `kind`. */
 void handle_each_locked(handle_kind kind, void (*fn)(handle *h, void *arg), void *arg);
+/* An HcsClose* call found no open handle: counted, so a test can tell a double close from a clean one. */
+void stale_close_locked(void);
 
 /* Closes a system handle; the last one ends a running system (ShouldTerminateOnLastHandleClosed). */
 void system_handle_close_locked(handle *h);

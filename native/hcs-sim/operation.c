@@ -21,6 +21,7 @@ void HcsCloseOperation(HCS_OPERATION operation) {
   pthread_mutex_lock(&g_lock);
   handle *h = handle_lookup_locked(operation, H_OP);
   if (h != NULL) handle_close_locked(h);
+  else stale_close_locked();
   pthread_mutex_unlock(&g_lock);
 }
 
@@ -108,6 +109,34 @@ HRESULT HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD t
     else if (resultDocument != NULL) *resultDocument = NULL;
     handle_unref_locked(&op->h);
   }
+  pthread_mutex_unlock(&g_lock);
+  return hr;
+}
+
+HRESULT HcsCancelOperation(HCS_OPERATION operation) {
+  pthread_mutex_lock(&g_lock);
+  sim_op *op = (sim_op *)handle_lookup_locked(operation, H_OP);
+  HRESULT hr = S_OK;
+  if (op == NULL) hr = HRESULT_ERROR_INVALID_HANDLE;
+  else if (!op->started) hr = HCS_E_OPERATION_NOT_STARTED;
+  /* §6.5 names no code for "already finished"; invalid state says what the caller must know: nothing was cancelled. */
+  else if (op->done) hr = HCS_E_INVALID_STATE;
+  else {
+    op->cancelled = 1;
+    /* It completes now, callback and all, exactly as if the call had failed this way. */
+    op_complete_locked(op, HRESULT_ERROR_CANCELLED, error_document(HRESULT_ERROR_CANCELLED, "the operation was cancelled"), NULL);
+  }
+  pthread_mutex_unlock(&g_lock);
+  return hr;
+}
+
+HRESULT HcsAddResourceToOperation(HCS_OPERATION operation, uint32_t type, PCWSTR uri, HANDLE handle) {
+  (void)type;
+  (void)uri;
+  (void)handle;
+  pthread_mutex_lock(&g_lock);
+  /* Resources only feed live migration, which the simulator does not do: refuse them plainly. */
+  HRESULT hr = handle_lookup_locked(operation, H_OP) == NULL ? HRESULT_ERROR_INVALID_HANDLE : E_NOTIMPL;
   pthread_mutex_unlock(&g_lock);
   return hr;
 }

@@ -478,6 +478,7 @@ void HcsCloseProcess(HCS_PROCESS process) {
   pthread_mutex_lock(&g_lock);
   handle *h = handle_lookup_locked(process, H_PROC);
   if (h != NULL) handle_close_locked(h);
+  else stale_close_locked();
   pthread_mutex_unlock(&g_lock);
 }
 

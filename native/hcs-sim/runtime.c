@@ -19,6 +19,8 @@ static handle *g_handles;
 static int g_open_handles;
 static int g_live_threads;
 static int g_strings;
+static int g_stale_closes;
+static int g_early_op_closes;
 
 int64_t now_ms(void) {
   struct timespec ts;
@@ -110,7 +112,14 @@ void handle_unref_locked(handle *h) {
 static pthread_t g_dispatcher;
 static int g_dispatcher_started;
 
+void stale_close_locked(void) { g_stale_closes++; }
+
 void handle_close_locked(handle *h) {
+  if (h->kind == H_OP) {
+    sim_op *op = (sim_op *)h;
+    /* Legal (the completion is then dropped), but the worker promises not to after a cancel: let tests see it. */
+    if (op->started && op->h.callback != NULL && !op->delivered) g_early_op_closes++;
+  }
   h->closed = 1;
   /* Drain the callbacks in flight, unless this is one of them calling us. */
   while (h->inflight > 0 && !(g_dispatcher_started && pthread_equal(pthread_self(), g_dispatcher))) {
@@ -172,6 +181,7 @@ static void *dispatcher_main(void *arg) {
         ((HCS_EVENT_CALLBACK)cb)(&ev, ctx);
         free(data);
       } else {
+        ((sim_op *)h)->delivered = 1;
         ((HCS_OPERATION_COMPLETION)cb)(h, ctx);
       }
       pthread_mutex_lock(&g_lock);
@@ -264,16 +274,23 @@ void *LocalFree(void *memory) {
   return NULL;
 }
 
-int PodvisorSimOpenHandles(void) {
+/* A counter g_lock guards, read consistently from outside the library. */
+static int read_counter(const int *counter) {
   pthread_mutex_lock(&g_lock);
-  int n = g_open_handles;
+  int n = *counter;
   pthread_mutex_unlock(&g_lock);
   return n;
 }
 
+int PodvisorSimOpenHandles(void) { return read_counter(&g_open_handles); }
+
 int PodvisorSimOutstandingStrings(void) { return __atomic_load_n(&g_strings, __ATOMIC_SEQ_CST); }
 
 int PodvisorSimLiveThreads(void) { return __atomic_load_n(&g_live_threads, __ATOMIC_SEQ_CST); }
+
+int PodvisorSimStaleCloses(void) { return read_counter(&g_stale_closes); }
+
+int PodvisorSimOperationsClosedBeforeCompletion(void) { return read_counter(&g_early_op_closes); }
 
 int PodvisorSimCloseAllHandles(void) {
   pthread_mutex_lock(&g_lock);

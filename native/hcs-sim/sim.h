@@ -30,6 +30,7 @@ struct sim_system {
   long shutdown_delay_ms; /* the system takes this long to begin shutting down */
   long shutdown_block_ms; /* HcsShutDownComputeSystem itself blocks its caller this long */
   long create_delay_ms;   /* the create operation completes this late */
+  int start_hang;         /* a start operation never completes unless it is cancelled */
   sys_state state;
   int stopping;           /* every process is being ended; the system stops when none is left */
   int shutdown_requested; /* a shutdown was accepted (it may still be delayed) */

@@ -171,7 +171,8 @@ static void *delayed_main(void *arg) {
   while (nanosleep(&ts, &ts) != 0) {
   }
   pthread_mutex_lock(&g_lock);
-  if (d->shutdown) begin_shutdown_locked(d->s);
+  if (d->shutdown && d->op->cancelled) d->s->shutdown_requested = 0; /* a cancelled shutdown never began */
+  else if (d->shutdown) begin_shutdown_locked(d->s);
   op_complete_locked(d->op, S_OK, NULL, NULL);
   handle_unref_locked(&d->op->h);
   system_unref_locked(d->s);
@@ -248,6 +249,7 @@ HRESULT HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op
   s->shutdown_delay_ms = number_or(json_get(sim, "ShutdownDelayMs"), 0);
   s->shutdown_block_ms = number_or(json_get(sim, "ShutdownBlockMs"), 0);
   s->create_delay_ms = number_or(json_get(sim, "CreateDelayMs"), 0);
+  s->start_hang = json_is_true(json_get(sim, "StartHang"));
   s->state = SYS_CREATED;
   s->listed = 1;
   s->refs = 2; /* listed, and the handle */
@@ -294,6 +296,7 @@ void HcsCloseComputeSystem(HCS_SYSTEM computeSystem) {
   pthread_mutex_lock(&g_lock);
   handle *h = handle_lookup_locked(computeSystem, H_SYS);
   if (h != NULL) system_handle_close_locked(h);
+  else stale_close_locked();
   pthread_mutex_unlock(&g_lock);
 }
 
@@ -321,6 +324,9 @@ HRESULT HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation,
     if (c.s->state != SYS_CREATED || c.s->stopping) {
       snprintf(why, sizeof why, "start of '%s' in state %s", c.s->id, state_name(c.s->state));
       hr = fail_locked(c.op, HCS_E_INVALID_STATE, why);
+    } else if (c.s->start_hang) {
+      /* Accepted, then nothing: only HcsCancelOperation (or closing the operation) ends it. */
+      hr = S_OK;
     } else {
       c.s->state = SYS_RUNNING;
       c.s->started_ms = now_ms();
@@ -422,6 +428,15 @@ HRESULT HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation
   return pause_or_resume(computeSystem, operation, 0);
 }
 
+/* The members every properties document and every enumerated system carries (§6.7: "cached properties"). */
+static void write_summary(strbuf *b, sim_system *s) {
+  sb_append(b, "\"Id\":");
+  sb_json_string(b, s->id);
+  sb_append(b, ",\"SystemType\":\"Container\",\"Owner\":");
+  sb_json_string(b, s->owner);
+  sb_printf(b, ",\"RuntimeOsType\":\"%s\",\"State\":\"%s\"", s->windows ? "Windows" : "Linux", state_name(s->state));
+}
+
 /* A simulated process costs 1% of a CPU and 4 MiB, as in the in-memory simulator: figures tests can predict. */
 static void write_process_list(strbuf *b, sim_system *s) {
   sb_append(b, "\"ProcessList\":[");
@@ -484,11 +499,8 @@ HRESULT HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION op
   }
   strbuf b;
   sb_init(&b);
-  sb_append(&b, "{\"Id\":");
-  sb_json_string(&b, c.s->id);
-  sb_append(&b, ",\"SystemType\":\"Container\",\"Owner\":");
-  sb_json_string(&b, c.s->owner);
-  sb_printf(&b, ",\"RuntimeOsType\":\"%s\",\"State\":\"%s\"", c.s->windows ? "Windows" : "Linux", state_name(c.s->state));
+  sb_append(&b, "{");
+  write_summary(&b, c.s);
   for (const jvalue *t = json_get(query, "PropertyTypes") == NULL ? NULL : json_get(query, "PropertyTypes")->children; t != NULL; t = t->next) {
     const char *name = json_str(t);
     if (name == NULL) name = "";
@@ -601,3 +613,91 @@ out:
   free(config8);
   return hr;
 }
+
+/* A ComputeSystemQuery filter: absent matches everything, otherwise one of its strings must equal value. */
+static int query_matches(const jvalue *filter, const char *value) {
+  if (filter == NULL) return 1;
+  for (const jvalue *v = filter->children; v != NULL; v = v->next) {
+    const char *want = json_str(v);
+    if (want != NULL && strcmp(want, value) == 0) return 1;
+  }
+  return 0;
+}
+
+static int is_string_array(const jvalue *v) {
+  if (v == NULL) return 1;
+  if (v->type != J_ARRAY) return 0;
+  for (const jvalue *c = v->children; c != NULL; c = c->next) {
+    if (c->type != J_STRING) return 0;
+  }
+  return 1;
+}
+
+HRESULT HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION operation) {
+  char *query8 = utf8_from_utf16(query);
+  jvalue *q = json_parse(query8[0] == 0 ? "{}" : query8);
+  pthread_mutex_lock(&g_lock);
+  sim_op *op = (sim_op *)handle_lookup_locked(operation, H_OP);
+  HRESULT hr = op == NULL ? HRESULT_ERROR_INVALID_HANDLE : op_begin_locked(op);
+  if (hr != S_OK) goto out;
+  if (q == NULL || q->type != J_OBJECT) {
+    hr = fail_locked(op, HCS_E_INVALID_JSON, "the query is not a JSON object");
+    goto out;
+  }
+  const jvalue *ids = json_get(q, "Ids"), *owners = json_get(q, "Owners"), *types = json_get(q, "Types");
+  if (!is_string_array(ids) || !is_string_array(owners) || !is_string_array(types)) {
+    hr = fail_locked(op, E_INVALIDARG, "Ids, Owners and Types are arrays of strings");
+    goto out;
+  }
+  strbuf b;
+  sb_init(&b);
+  sb_append(&b, "[");
+  int first = 1;
+  /* Only listed systems: one whose last handle closed after it stopped is gone, as it is from HCS. */
+  for (sim_system *s = g_systems; s != NULL; s = s->next) {
+    if (!query_matches(ids, s->id) || !query_matches(owners, s->owner) || !query_matches(types, "Container")) continue;
+    sb_append(&b, first ? "{" : ",{");
+    first = 0;
+    write_summary(&b, s);
+    sb_append(&b, "}");
+  }
+  sb_append(&b, "]");
+  hr = succeed_locked(op, sb_take(&b));
+out:
+  pthread_mutex_unlock(&g_lock);
+  json_free(q);
+  free(query8);
+  return hr;
+}
+
+/*
+ * Save and live migration act on a utility VM's memory and device state. The
+ * simulator's systems have none, so each call is refused with E_NOTIMPL, the
+ * operation holding the error document as for any failed call.
+ */
+static HRESULT no_vm_state(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char *what) {
+  sys_call c;
+  char why[200];
+  pthread_mutex_lock(&g_lock);
+  HRESULT hr = enter_locked(computeSystem, operation, &c);
+  if (hr == S_OK) {
+    snprintf(why, sizeof why, "compute system '%s' has no virtual machine state to %s in the simulator", c.s->id, what);
+    hr = fail_locked(c.op, E_NOTIMPL, why);
+  }
+  pthread_mutex_unlock(&g_lock);
+  return hr;
+}
+
+/* Each export is the same refusal: one line apiece keeps the six signatures next to each other. */
+#define REFUSED_WITHOUT_VM_STATE(name, what)                                              \
+  HRESULT name(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) { \
+    (void)options;                                                                  \
+    return no_vm_state(computeSystem, operation, what);                             \
+  }
+
+REFUSED_WITHOUT_VM_STATE(HcsSaveComputeSystem, "save")
+REFUSED_WITHOUT_VM_STATE(HcsInitializeLiveMigrationOnSource, "migrate")
+REFUSED_WITHOUT_VM_STATE(HcsStartLiveMigrationOnSource, "migrate")
+REFUSED_WITHOUT_VM_STATE(HcsStartLiveMigrationTransfer, "migrate")
+REFUSED_WITHOUT_VM_STATE(HcsFinalizeLiveMigration, "migrate")
+REFUSED_WITHOUT_VM_STATE(HcsCancelLiveMigration, "migrate")
