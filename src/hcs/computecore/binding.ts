@@ -18,6 +18,14 @@ export interface ProcessInformation {
   stdError: Pointer | null;
 }
 
+/** What HcsGetOperationResult / HcsWaitForOperationResult (and their …AndProcessInfo forms) report. */
+export interface OperationResult {
+  hresult: number;
+  document: string | null;
+  /** Only from the …AndProcessInfo forms. */
+  info: ProcessInformation | null;
+}
+
 export interface HcsEvent {
   type: number;
   data: string | null;
@@ -71,6 +79,71 @@ function pointerOrNull(value: unknown): Pointer | null {
   return p === 0n ? null : p;
 }
 
+/** Every computecore function podvisor binds: the shim's "U" rows of §6.2. */
+function declare(l: LibraryHandle) {
+  return {
+    HcsCreateOperation: l.func('HCS_OPERATION __stdcall HcsCreateOperation(const void *context, HCS_OPERATION_COMPLETION *callback)'),
+    HcsCloseOperation: l.func('void __stdcall HcsCloseOperation(HCS_OPERATION operation)'),
+    HcsGetOperationResult: l.func('int32 __stdcall HcsGetOperationResult(HCS_OPERATION operation, _Out_ void **resultDocument)'),
+    HcsGetOperationResultAndProcessInfo: l.func(
+      'int32 __stdcall HcsGetOperationResultAndProcessInfo(HCS_OPERATION operation, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
+    ),
+    // These two block their thread up to timeoutMs: only ever called with .async (see waitForOperationResult).
+    HcsWaitForOperationResult: l.func('int32 __stdcall HcsWaitForOperationResult(HCS_OPERATION operation, uint32 timeoutMs, _Out_ void **resultDocument)'),
+    HcsWaitForOperationResultAndProcessInfo: l.func(
+      'int32 __stdcall HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, uint32 timeoutMs, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
+    ),
+    HcsCancelOperation: l.func('int32 __stdcall HcsCancelOperation(HCS_OPERATION operation)'),
+    HcsAddResourceToOperation: l.func('int32 __stdcall HcsAddResourceToOperation(HCS_OPERATION operation, uint32 type, const char16_t *uri, HANDLE handle)'),
+    HcsEnumerateComputeSystems: l.func('int32 __stdcall HcsEnumerateComputeSystems(const char16_t *query, HCS_OPERATION operation)'),
+    HcsCreateComputeSystem: l.func(
+      'int32 __stdcall HcsCreateComputeSystem(const char16_t *id, const char16_t *configuration, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_SYSTEM *computeSystem)',
+    ),
+    HcsOpenComputeSystem: l.func('int32 __stdcall HcsOpenComputeSystem(const char16_t *id, uint32 requestedAccess, _Out_ HCS_SYSTEM *computeSystem)'),
+    HcsCloseComputeSystem: l.func('void __stdcall HcsCloseComputeSystem(HCS_SYSTEM computeSystem)'),
+    HcsStartComputeSystem: l.func('int32 __stdcall HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsShutDownComputeSystem: l.func('int32 __stdcall HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsTerminateComputeSystem: l.func('int32 __stdcall HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsPauseComputeSystem: l.func('int32 __stdcall HcsPauseComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsResumeComputeSystem: l.func('int32 __stdcall HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsSaveComputeSystem: l.func('int32 __stdcall HcsSaveComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsGetComputeSystemProperties: l.func(
+      'int32 __stdcall HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *propertyQuery)',
+    ),
+    HcsModifyComputeSystem: l.func(
+      'int32 __stdcall HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *configuration, HANDLE identity)',
+    ),
+    HcsSetComputeSystemCallback: l.func(
+      'int32 __stdcall HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, uint32 callbackOptions, const void *context, HCS_EVENT_CALLBACK *callback)',
+    ),
+    HcsInitializeLiveMigrationOnSource: l.func(
+      'int32 __stdcall HcsInitializeLiveMigrationOnSource(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)',
+    ),
+    HcsStartLiveMigrationOnSource: l.func('int32 __stdcall HcsStartLiveMigrationOnSource(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsStartLiveMigrationTransfer: l.func('int32 __stdcall HcsStartLiveMigrationTransfer(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsFinalizeLiveMigration: l.func('int32 __stdcall HcsFinalizeLiveMigration(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsCancelLiveMigration: l.func('int32 __stdcall HcsCancelLiveMigration(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
+    HcsCreateProcess: l.func(
+      'int32 __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, const char16_t *processParameters, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_PROCESS *process)',
+    ),
+    HcsOpenProcess: l.func('int32 __stdcall HcsOpenProcess(HCS_SYSTEM computeSystem, uint32 processId, uint32 requestedAccess, _Out_ HCS_PROCESS *process)'),
+    HcsCloseProcess: l.func('void __stdcall HcsCloseProcess(HCS_PROCESS process)'),
+    HcsTerminateProcess: l.func('int32 __stdcall HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
+    HcsSignalProcess: l.func('int32 __stdcall HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
+    HcsGetProcessInfo: l.func('int32 __stdcall HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)'),
+    HcsGetProcessProperties: l.func('int32 __stdcall HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *propertyQuery)'),
+    HcsModifyProcess: l.func('int32 __stdcall HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *settings)'),
+    HcsSetProcessCallback: l.func(
+      'int32 __stdcall HcsSetProcessCallback(HCS_PROCESS process, uint32 callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+    ),
+    HcsGetServiceProperties: l.func('int32 __stdcall HcsGetServiceProperties(const char16_t *propertyQuery, _Out_ void **result)'),
+    HcsModifyServiceSettings: l.func('int32 __stdcall HcsModifyServiceSettings(const char16_t *settings, _Out_ void **result)'),
+  };
+}
+
+/** A bound computecore function's name: a misspelt one fails to compile rather than at the call. */
+export type HcsFunction = keyof ReturnType<typeof declare>;
+
 export interface Callbacks {
   /** Runs on the JS thread, relayed by koffi from an HCS thread that waits for it: enqueue, never block. */
   completion(context: number): void;
@@ -84,7 +157,7 @@ export interface Callbacks {
  */
 export class ComputeCore {
   private readonly lib: LibraryHandle;
-  private readonly f: Record<string, Fn>;
+  private readonly f: Record<HcsFunction, Fn>;
   private readonly localFree: Fn;
   private readonly completionPtr: Pointer;
   private readonly eventPtr: Pointer;
@@ -98,46 +171,7 @@ export class ComputeCore {
   ) {
     this.lib = koffi.load(path);
     const l = this.lib;
-    this.f = {
-      HcsCreateOperation: l.func('HCS_OPERATION __stdcall HcsCreateOperation(const void *context, HCS_OPERATION_COMPLETION *callback)'),
-      HcsCloseOperation: l.func('void __stdcall HcsCloseOperation(HCS_OPERATION operation)'),
-      HcsGetOperationResult: l.func('int32 __stdcall HcsGetOperationResult(HCS_OPERATION operation, _Out_ void **resultDocument)'),
-      HcsGetOperationResultAndProcessInfo: l.func(
-        'int32 __stdcall HcsGetOperationResultAndProcessInfo(HCS_OPERATION operation, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
-      ),
-      HcsCreateComputeSystem: l.func(
-        'int32 __stdcall HcsCreateComputeSystem(const char16_t *id, const char16_t *configuration, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_SYSTEM *computeSystem)',
-      ),
-      HcsOpenComputeSystem: l.func('int32 __stdcall HcsOpenComputeSystem(const char16_t *id, uint32 requestedAccess, _Out_ HCS_SYSTEM *computeSystem)'),
-      HcsCloseComputeSystem: l.func('void __stdcall HcsCloseComputeSystem(HCS_SYSTEM computeSystem)'),
-      HcsStartComputeSystem: l.func('int32 __stdcall HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
-      HcsShutDownComputeSystem: l.func('int32 __stdcall HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
-      HcsTerminateComputeSystem: l.func('int32 __stdcall HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
-      HcsPauseComputeSystem: l.func('int32 __stdcall HcsPauseComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
-      HcsResumeComputeSystem: l.func('int32 __stdcall HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *options)'),
-      HcsGetComputeSystemProperties: l.func(
-        'int32 __stdcall HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *propertyQuery)',
-      ),
-      HcsModifyComputeSystem: l.func(
-        'int32 __stdcall HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, const char16_t *configuration, HANDLE identity)',
-      ),
-      HcsSetComputeSystemCallback: l.func(
-        'int32 __stdcall HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, uint32 callbackOptions, const void *context, HCS_EVENT_CALLBACK *callback)',
-      ),
-      HcsCreateProcess: l.func(
-        'int32 __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, const char16_t *processParameters, HCS_OPERATION operation, const void *securityDescriptor, _Out_ HCS_PROCESS *process)',
-      ),
-      HcsOpenProcess: l.func('int32 __stdcall HcsOpenProcess(HCS_SYSTEM computeSystem, uint32 processId, uint32 requestedAccess, _Out_ HCS_PROCESS *process)'),
-      HcsCloseProcess: l.func('void __stdcall HcsCloseProcess(HCS_PROCESS process)'),
-      HcsTerminateProcess: l.func('int32 __stdcall HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
-      HcsSignalProcess: l.func('int32 __stdcall HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *options)'),
-      HcsGetProcessInfo: l.func('int32 __stdcall HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)'),
-      HcsGetProcessProperties: l.func('int32 __stdcall HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *propertyQuery)'),
-      HcsModifyProcess: l.func('int32 __stdcall HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *settings)'),
-      HcsSetProcessCallback: l.func(
-        'int32 __stdcall HcsSetProcessCallback(HCS_PROCESS process, uint32 callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
-      ),
-    };
+    this.f = declare(l);
     // Result documents are the caller's to free, with LocalFree (§6.1); the simulator exports its own.
     const freer = process.platform === 'win32' ? koffi.load('kernel32.dll') : l;
     this.localFree = freer.func('void * __stdcall LocalFree(void *memory)');
@@ -155,21 +189,44 @@ export class ComputeCore {
   }
 
   /** The outcome of a completed operation (HCS_E_OPERATION_PENDING while it runs). Never blocks. */
-  operationResult(op: Pointer, withProcessInfo: boolean): { hresult: number; document: string | null; info: ProcessInformation | null } {
+  operationResult(op: Pointer, withProcessInfo: boolean): OperationResult {
     const doc: unknown[] = [null];
-    if (!withProcessInfo) {
-      const result = hr(this.f.HcsGetOperationResult!(op, doc));
-      return { hresult: result, document: this.takeString(doc[0]), info: null };
-    }
+    if (!withProcessInfo) return this.outcome(this.f.HcsGetOperationResult(op, doc), null, doc);
     const raw: Record<string, unknown> = {};
-    const result = hr(this.f.HcsGetOperationResultAndProcessInfo!(op, raw, doc));
-    const info: ProcessInformation = {
-      processId: Number(raw['ProcessId'] ?? 0),
-      stdInput: pointerOrNull(raw['StdInput']),
-      stdOutput: pointerOrNull(raw['StdOutput']),
-      stdError: pointerOrNull(raw['StdError']),
-    };
-    return { hresult: result, document: this.takeString(doc[0]), info };
+    return this.outcome(this.f.HcsGetOperationResultAndProcessInfo(op, raw, doc), raw, doc);
+  }
+
+  /**
+   * HcsWaitForOperationResult[AndProcessInfo]: the outcome once the operation
+   * completes, or HCS_E_OPERATION_TIMEOUT after `timeoutMs`. The wait blocks
+   * its thread, so it runs on the libuv pool and holds one pool thread for as
+   * long as it waits: callers keep `timeoutMs` short.
+   */
+  async waitForOperationResult(op: Pointer, timeoutMs: number, withProcessInfo: boolean): Promise<OperationResult> {
+    const doc: unknown[] = [null];
+    if (!withProcessInfo) return this.outcome((await this.call('HcsWaitForOperationResult', op, timeoutMs, doc)).result, null, doc);
+    const raw: Record<string, unknown> = {};
+    return this.outcome((await this.call('HcsWaitForOperationResultAndProcessInfo', op, timeoutMs, raw, doc)).result, raw, doc);
+  }
+
+  /** A service-wide call (no handle, no operation): its result document, or its ResultError when it failed. */
+  async serviceCall(name: 'HcsGetServiceProperties' | 'HcsModifyServiceSettings', document: string): Promise<{ hresult: number; document: string | null }> {
+    const out: unknown[] = [null];
+    const result = await this.hresult(name, document, out);
+    return { hresult: result, document: this.takeString(out[0]) };
+  }
+
+  private outcome(result: unknown, raw: Record<string, unknown> | null, doc: unknown[]): OperationResult {
+    const info: ProcessInformation | null =
+      raw === null
+        ? null
+        : {
+            processId: Number(raw['ProcessId'] ?? 0),
+            stdInput: pointerOrNull(raw['StdInput']),
+            stdOutput: pointerOrNull(raw['StdOutput']),
+            stdError: pointerOrNull(raw['StdError']),
+          };
+    return { hresult: hr(result), document: this.takeString(doc[0]), info };
   }
 
   /** Copies a returned UTF-16 string and frees HCS's copy. */
@@ -188,9 +245,8 @@ export class ComputeCore {
    * callbacks it triggers. koffi refuses async calls past its queue limit
    * (max_async_calls, 256), so calls beyond MAX_ASYNC wait their turn here.
    */
-  async call(name: string, ...args: unknown[]): Promise<{ result: unknown; args: unknown[] }> {
+  async call(name: HcsFunction, ...args: unknown[]): Promise<{ result: unknown; args: unknown[] }> {
     const fn = this.f[name];
-    if (fn === undefined) throw new Error(`computecore has no binding for ${name}`);
     if (this.running >= MAX_ASYNC) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;
     try {
@@ -204,7 +260,7 @@ export class ComputeCore {
   }
 
   /** An HRESULT-returning call on the pool. */
-  async hresult(name: string, ...args: unknown[]): Promise<number> {
+  async hresult(name: HcsFunction, ...args: unknown[]): Promise<number> {
     return hr((await this.call(name, ...args)).result);
   }
 

@@ -16,6 +16,8 @@ export const ANNOTATION_SHUTDOWN_DELAY_MS = 'podvisor.hcs-sim/shutdown-delay-ms'
 export const ANNOTATION_SHUTDOWN_BLOCK_MS = 'podvisor.hcs-sim/shutdown-block-ms';
 /** The create operation completes this late. */
 export const ANNOTATION_CREATE_DELAY_MS = 'podvisor.hcs-sim/create-delay-ms';
+/** HcsStartComputeSystem accepts the request and its operation never completes, unless it is cancelled. */
+export const ANNOTATION_START_HANG = 'podvisor.hcs-sim/start-hang';
 /** The same switches as the in-memory simulator's (src/hcs/sim/backend.ts). */
 export const ANNOTATION_IGNORE_SHUTDOWN = 'podvisor.sim/ignore-shutdown';
 export const ANNOTATION_EXIT_CODE_UNKNOWN = 'podvisor.sim/exit-code-unknown';
@@ -25,6 +27,7 @@ export interface SimulatorSection {
   ShutdownDelayMs?: number;
   ShutdownBlockMs?: number;
   CreateDelayMs?: number;
+  StartHang?: boolean;
   IgnoreShutdown?: boolean;
   ExitCodeUnknown?: boolean;
 }
@@ -46,6 +49,7 @@ export function simulatorSection(spec: OciSpec): SimulatorSection {
   if (delay !== undefined) section.ShutdownDelayMs = delay;
   if (block !== undefined) section.ShutdownBlockMs = block;
   if (create !== undefined) section.CreateDelayMs = create;
+  if (a[ANNOTATION_START_HANG] === 'true') section.StartHang = true;
   if (a[ANNOTATION_IGNORE_SHUTDOWN] === 'true') section.IgnoreShutdown = true;
   if (a[ANNOTATION_EXIT_CODE_UNKNOWN] === 'true') section.ExitCodeUnknown = true;
   return section;
@@ -59,6 +63,10 @@ export interface SimulatorControl {
   systems(): number;
   /** Closes every open handle, as a process exit does on Windows; returns how many. */
   closeAllHandles(): number;
+  /** HcsClose* calls that found no open handle (a double close) since the library loaded. */
+  staleCloses(): number;
+  /** Operations closed before their completion callback was delivered, since the library loaded. */
+  operationsClosedBeforeCompletion(): number;
 }
 
 export function simulatorControl(library = SIMULATOR_LIBRARY): SimulatorControl {
@@ -68,11 +76,15 @@ export function simulatorControl(library = SIMULATOR_LIBRARY): SimulatorControl 
   const liveThreads = lib.func('int PodvisorSimLiveThreads(void)');
   const systems = lib.func('int PodvisorSimSystems(void)');
   const closeAll = lib.func('int PodvisorSimCloseAllHandles(void)');
+  const staleCloses = lib.func('int PodvisorSimStaleCloses(void)');
+  const closedEarly = lib.func('int PodvisorSimOperationsClosedBeforeCompletion(void)');
   return {
     openHandles: () => openHandles() as number,
     outstandingStrings: () => outstandingStrings() as number,
     liveThreads: () => liveThreads() as number,
     systems: () => systems() as number,
     closeAllHandles: () => closeAll() as number,
+    staleCloses: () => staleCloses() as number,
+    operationsClosedBeforeCompletion: () => closedEarly() as number,
   };
 }

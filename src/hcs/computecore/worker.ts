@@ -7,7 +7,7 @@
  */
 import { closeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ComputeCore, HCS_EVENT, HCS_EVENT_OPTIONS, type Pointer, type ProcessInformation } from './binding.ts';
+import { ComputeCore, HCS_EVENT, HCS_EVENT_OPTIONS, type HcsFunction, type Pointer, type ProcessInformation } from './binding.ts';
 import { HandleGuard } from './guard.ts';
 import type { CreatedProcess, Request, WireError, WorkerData, WorkerMessage } from './protocol.ts';
 
@@ -95,7 +95,7 @@ interface OperationOutcome {
  * operation whose completion callback resolves a promise, make the call on
  * the pool, await the callback, read the result, close the operation.
  */
-async function runOperation(name: string, args: (op: Pointer) => unknown[], withInfo = false): Promise<OperationOutcome> {
+async function runOperation(name: HcsFunction, args: (op: Pointer) => unknown[], withInfo = false): Promise<OperationOutcome> {
   const key = nextKey++;
   const completed = new Promise<void>((resolve) => completions.set(key, resolve));
   const op = core.createOperation(key);
@@ -130,7 +130,7 @@ async function runOperation(name: string, args: (op: Pointer) => unknown[], with
 }
 
 /** Shutdown and Terminate (§6.3): the call is the answer; the exit arrives as SystemExited. */
-async function submitOperation(name: string, handle: Pointer): Promise<void> {
+async function submitOperation(name: HcsFunction, handle: Pointer): Promise<void> {
   const op = core.createOperation(0);
   if (op === null) throw new HcsCallError({ hresult: E_OUTOFMEMORY, message: `HcsCreateOperation for ${name} failed` });
   try {
@@ -279,7 +279,7 @@ async function handle(req: Request): Promise<unknown> {
     case 'startSystem':
     case 'pauseSystem':
     case 'resumeSystem': {
-      const name = { startSystem: 'HcsStartComputeSystem', pauseSystem: 'HcsPauseComputeSystem', resumeSystem: 'HcsResumeComputeSystem' }[req.op];
+      const name = ({ startSystem: 'HcsStartComputeSystem', pauseSystem: 'HcsPauseComputeSystem', resumeSystem: 'HcsResumeComputeSystem' } as const)[req.op];
       await system(req.systemId).guard.use((h) => runOperation(name, (op) => [h, op, '']), handleClosed(name));
       return null;
     }

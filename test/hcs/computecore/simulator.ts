@@ -33,10 +33,11 @@ export async function until(condition: () => boolean, what: string, ms = 5000): 
   }
 }
 
-/** After each test: no handle, result string or simulator thread is left. */
+/** After each test: no handle, result string or simulator thread is left, and no handle was closed twice. */
 export async function expectNothingLeaked(): Promise<void> {
   const c = sim();
   expect(c.openHandles()).toBe(0);
+  expect(c.staleCloses()).toBe(0);
   expect(c.outstandingStrings()).toBe(0);
   await until(() => c.liveThreads() === 0, 'the simulator threads to end', 8000);
   expect(c.systems()).toBe(0);
