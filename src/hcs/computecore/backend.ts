@@ -26,7 +26,10 @@ import { HCS_EVENT } from './binding.ts';
 import { WorkerClient, type WorkerEvent } from './client.ts';
 import { CLOSE_STDIN_DOCUMENT, consoleSizeDocument, modifyRequests, processDocument, signalDocument, systemDocument } from './documents.ts';
 import { hcsError, unavailable } from './errors.ts';
+import type { MigrationStep, OperationResource } from './protocol.ts';
 import { SIMULATOR_LIBRARY } from './simulator.ts';
+
+export type { MigrationStep, OperationResource } from './protocol.ts';
 
 export interface HcsBackendOptions {
   /** computecore.dll, or the simulator; default the built simulator on Linux, `computecore.dll` on Windows. */
@@ -34,6 +37,33 @@ export interface HcsBackendOptions {
   /** How long one HCS operation may run (hcsshim: 4 min). */
   operationTimeoutMs?: number;
   clock?: Clock;
+}
+
+/** HcsEnumerateComputeSystems' filter (a ComputeSystemQuery); an absent field matches every system. */
+export interface ComputeSystemQuery {
+  ids?: string[];
+  owners?: string[];
+  types?: string[];
+}
+
+/** One compute system as HCS lists it. */
+export interface ComputeSystemSummary {
+  id: string;
+  /** "Created", "Running", "Paused", "Stopped"... as HCS names it. */
+  state: string;
+  owner: string;
+  systemType: string;
+  runtimeOsType: string;
+}
+
+export interface SchemaVersion {
+  major: number;
+  minor: number;
+}
+
+/** HcsGetServiceProperties' "Basic" properties. */
+export interface ServiceProperties {
+  supportedSchemaVersions: SchemaVersion[];
 }
 
 /** hcsshim gives a process's output this long to drain after the process exits. */
@@ -106,8 +136,12 @@ export class HcsBackend implements Backend {
     return this.systems.size;
   }
 
+  private open(what: string): void {
+    if (this.closing !== undefined) throw unavailable(`${what}: the HCS backend is closed`);
+  }
+
   private system(op: string, id: string): SystemRecord {
-    if (this.closing !== undefined) throw unavailable(`${op} of '${id}': the HCS backend is closed`);
+    this.open(`${op} of '${id}'`);
     const s = this.systems.get(id);
     if (s === undefined) throw hcsError(HRESULT.HCS_E_SYSTEM_NOT_FOUND, `${op}: compute system '${id}' does not exist`);
     return s;
@@ -121,7 +155,7 @@ export class HcsBackend implements Backend {
   }
 
   async createSystem(id: string, config: SystemConfig): Promise<void> {
-    if (this.closing !== undefined) throw unavailable(`create of '${id}': the HCS backend is closed`);
+    this.open(`create of '${id}'`);
     if (this.systems.has(id)) throw hcsError(HRESULT.HCS_E_SYSTEM_ALREADY_EXISTS, `compute system '${id}' already exists`);
     const document = systemDocument(id, config.spec, { simulator: this.simulator });
     const exit = deferred();
@@ -182,6 +216,52 @@ export class HcsBackend implements Backend {
   async resumeSystem(id: string): Promise<void> {
     this.system('resume', id);
     await this.client.request({ op: 'resumeSystem', systemId: id });
+  }
+
+  /** HcsSaveComputeSystem. The simulator has no VM state to save: `not-supported` there. */
+  async saveSystem(id: string, options = ''): Promise<void> {
+    this.system('save', id);
+    await this.client.request({ op: 'saveSystem', systemId: id, options });
+  }
+
+  /**
+   * One live-migration call on the source (§6.2's five), with the resources
+   * the step's operation carries (HcsAddResourceToOperation). The simulator
+   * has no VM to migrate: `not-supported` there.
+   */
+  async liveMigration(id: string, step: MigrationStep, options = '', resources: OperationResource[] = []): Promise<void> {
+    this.system(`live migration (${step})`, id);
+    await this.client.request({ op: 'migrateSystem', systemId: id, step, options, resources });
+  }
+
+  /**
+   * Every compute system HCS knows that matches `query`, this backend's or
+   * not: what a restarted podvisor looks through for the systems it left
+   * behind (their Owner is 'podvisor'), as the runc backend does with `runc list`.
+   */
+  async computeSystems(query: ComputeSystemQuery = {}): Promise<ComputeSystemSummary[]> {
+    this.open('enumerate compute systems');
+    const q = { ...(query.ids && { Ids: query.ids }), ...(query.owners && { Owners: query.owners }), ...(query.types && { Types: query.types }) };
+    const doc = await this.client.request({ op: 'enumerateSystems', query: JSON.stringify(q) });
+    const list = JSON.parse(doc) as unknown;
+    if (!Array.isArray(list)) throw new BackendError('other', `HcsEnumerateComputeSystems returned ${doc.slice(0, 80)}, not an array`);
+    return (list as Record<string, unknown>[]).map((entry) => ({
+      id: String(entry['Id'] ?? ''),
+      state: String(entry['State'] ?? ''),
+      owner: String(entry['Owner'] ?? ''),
+      systemType: String(entry['SystemType'] ?? ''),
+      runtimeOsType: String(entry['RuntimeOsType'] ?? ''),
+    }));
+  }
+
+  /** HcsGetServiceProperties' basic information: the schema versions HCS accepts. */
+  async serviceProperties(): Promise<ServiceProperties> {
+    this.open('service properties');
+    const doc = JSON.parse(await this.client.request({ op: 'serviceProperties', query: JSON.stringify({ PropertyTypes: ['Basic'] }) })) as {
+      Properties?: { SupportedSchemaVersions?: { Major?: unknown; Minor?: unknown }[] }[];
+    };
+    const versions = (doc.Properties ?? []).flatMap((p) => p.SupportedSchemaVersions ?? []);
+    return { supportedSchemaVersions: versions.map((v) => ({ major: Number(v.Major), minor: Number(v.Minor) })) };
   }
 
   private async properties(id: string, types: string[]): Promise<Record<string, unknown>> {

@@ -20,6 +20,12 @@ export type Request =
   | { op: 'shutdownSystem'; systemId: string }
   | { op: 'terminateSystem'; systemId: string }
   | { op: 'closeSystem'; systemId: string }
+  /** Refused by the simulator (no VM state), as is every live-migration step. */
+  | { op: 'saveSystem'; systemId: string; options: string }
+  | { op: 'migrateSystem'; systemId: string; step: MigrationStep; options: string; resources: OperationResource[] }
+  /** HcsEnumerateComputeSystems: the result document, a JSON array. */
+  | { op: 'enumerateSystems'; query: string }
+  | { op: 'serviceProperties'; query: string }
   | { op: 'systemProperties'; systemId: string; query: string }
   | { op: 'modifySystem'; systemId: string; settings: string }
   | { op: 'createProcess'; systemId: string; params: string }
@@ -31,6 +37,18 @@ export type Request =
   | { op: 'shutdown' }
   /** Tests only: the worker thread dies on the spot. */
   | { op: 'die' };
+
+/** The five live-migration calls of §6.2, in the order a migration makes them (cancel at any point). */
+export type MigrationStep = 'initialize' | 'start' | 'transfer' | 'finalize' | 'cancel';
+
+/** What HcsAddResourceToOperation attaches to a migration's operation (the transfer's socket, in hcsshim). */
+export interface OperationResource {
+  /** An HCS_RESOURCE_TYPE value. */
+  type: number;
+  uri: string;
+  /** The caller's HANDLE, or null. */
+  handle: bigint | null;
+}
 
 export interface CreatedProcess {
   pid: number;
@@ -47,6 +65,10 @@ export interface ResponseValues {
   shutdownSystem: null;
   terminateSystem: null;
   closeSystem: null;
+  saveSystem: null;
+  migrateSystem: null;
+  enumerateSystems: string;
+  serviceProperties: string;
   systemProperties: string;
   modifySystem: null;
   createProcess: CreatedProcess;

@@ -7,14 +7,29 @@
  */
 import { closeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { HRESULT, hresultName } from '../hresults.ts';
 import { ComputeCore, HCS_EVENT, HCS_EVENT_OPTIONS, type HcsFunction, type Pointer, type ProcessInformation } from './binding.ts';
 import { HandleGuard } from './guard.ts';
-import type { CreatedProcess, Request, WireError, WorkerData, WorkerMessage } from './protocol.ts';
+import type { CreatedProcess, MigrationStep, OperationResource, Request, WireError, WorkerData, WorkerMessage } from './protocol.ts';
 
 const HCS_E_SYSTEM_NOT_FOUND = 0x8037010e;
 const ERROR_NOT_FOUND = 0x490;
 const ERROR_INVALID_HANDLE = 0x6;
 const E_OUTOFMEMORY = 0x8007000e;
+/**
+ * How long a cancelled operation may take to finish. Its result is awaited
+ * with HcsWaitForOperationResult on the pool, which holds a pool thread that
+ * long at most; HCS is expected to end a cancelled operation at once.
+ */
+const CANCEL_GRACE_MS = 5000;
+
+const MIGRATION_CALLS: Record<MigrationStep, HcsFunction> = {
+  initialize: 'HcsInitializeLiveMigrationOnSource',
+  start: 'HcsStartLiveMigrationOnSource',
+  transfer: 'HcsStartLiveMigrationTransfer',
+  finalize: 'HcsFinalizeLiveMigration',
+  cancel: 'HcsCancelLiveMigration',
+};
 
 class HcsCallError extends Error {
   constructor(
@@ -75,6 +90,9 @@ const systems = new Map<string, SystemEntry>();
 /** Operation closes still running: shutdown waits for them before releasing the callbacks. */
 const closingOperations = new Set<Promise<void>>();
 let shuttingDown = false;
+/** Settles when shutdown begins: operations still waiting are cancelled rather than waited out. */
+let beginStopping!: () => void;
+const stopping = new Promise<'stopping'>((resolve) => (beginStopping = () => resolve('stopping')));
 
 function closeOperation(op: Pointer): void {
   const closing = core.call('HcsCloseOperation', op).then(
@@ -90,12 +108,30 @@ interface OperationOutcome {
   info: ProcessInformation | null;
 }
 
+interface RunOptions {
+  /** Read the result with …AndProcessInfo (HcsCreateProcess). */
+  withInfo?: boolean;
+  /** Runs on the fresh operation before the call: HcsAddResourceToOperation. */
+  prepare?: (op: Pointer) => Promise<void>;
+}
+
+/** `p`, or 'late' once `ms` passed, whichever comes first; the timer never outlives the race. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * hcsshim's runOperation (§6.3) without a blocked thread: create an
  * operation whose completion callback resolves a promise, make the call on
  * the pool, await the callback, read the result, close the operation.
  */
-async function runOperation(name: HcsFunction, args: (op: Pointer) => unknown[], withInfo = false): Promise<OperationOutcome> {
+async function runOperation(name: HcsFunction, args: (op: Pointer) => unknown[], options: RunOptions = {}): Promise<OperationOutcome> {
+  const withInfo = options.withInfo ?? false;
   const key = nextKey++;
   const completed = new Promise<void>((resolve) => completions.set(key, resolve));
   const op = core.createOperation(key);
@@ -103,8 +139,8 @@ async function runOperation(name: HcsFunction, args: (op: Pointer) => unknown[],
     completions.delete(key);
     throw new HcsCallError({ hresult: E_OUTOFMEMORY, message: `HcsCreateOperation for ${name} failed` });
   }
-  let timer: NodeJS.Timeout | undefined;
   try {
+    await options.prepare?.(op);
     const { result } = await core.call(name, ...args(op));
     const hresult = Number(result) >>> 0;
     if (failed(hresult)) {
@@ -112,21 +148,43 @@ async function runOperation(name: HcsFunction, args: (op: Pointer) => unknown[],
       const r = core.operationResult(op, false);
       throw new HcsCallError({ hresult, message: describe(name, r.document) });
     }
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), data.operationTimeoutMs);
-    });
-    if ((await Promise.race([completed, timedOut])) === 'timeout') {
-      throw new HcsCallError({ hresult: 0x80370118, message: `${name} did not complete within ${data.operationTimeoutMs} ms`, kind: 'timeout' });
+    const waited = await within(Promise.race([completed.then(() => 'completed' as const), stopping]), data.operationTimeoutMs);
+    if (waited === 'late') {
+      const how = await cancelOperation(op, completed, withInfo);
+      throw new HcsCallError({ hresult: HRESULT.HCS_E_OPERATION_TIMEOUT, message: `${name} did not complete within ${data.operationTimeoutMs} ms; ${how}`, kind: 'timeout' });
+    }
+    if (waited === 'stopping') {
+      const how = await cancelOperation(op, completed, withInfo);
+      throw new HcsCallError({ hresult: null, message: `${name}: the HCS worker is shutting down; ${how}`, kind: 'unavailable' });
     }
     const r = core.operationResult(op, withInfo);
     if (failed(r.hresult)) throw new HcsCallError({ hresult: r.hresult, message: describe(name, r.document) });
     return { document: r.document, info: r.info };
   } finally {
-    clearTimeout(timer);
     completions.delete(key);
-    // Closing an operation drops a completion still to come, so this is safe even after a timeout.
+    // Completed, cancelled and completed, or failed at the call (closing then drops any completion HCS queued).
     closeOperation(op);
   }
+}
+
+/**
+ * What hcsshim does when its wait gives up (§6.3): HcsCancelOperation. The
+ * operation is only closed once HCS finished it and its completion callback
+ * ran, so no callback and no call can still be on its way to a closed
+ * handle. Says how it ended, for the caller's message.
+ */
+async function cancelOperation(op: Pointer, completed: Promise<void>, withInfo: boolean): Promise<string> {
+  const refused = await core.hresult('HcsCancelOperation', op);
+  // Cancelled or finished first (the cancel is then refused), it ends now: HCS's result says which.
+  const r = await core.waitForOperationResult(op, CANCEL_GRACE_MS, withInfo);
+  // A process created just before the cancel landed: its caller is gone, so are its pipes (file descriptors:
+  // on Windows createProcess asks for none yet).
+  for (const end of [r.info?.stdInput, r.info?.stdOutput, r.info?.stdError]) if (end != null) closeSync(Number(end));
+  if (r.hresult === HRESULT.HCS_E_OPERATION_TIMEOUT) return `HcsCancelOperation did not end it within ${CANCEL_GRACE_MS} ms`;
+  // The result is set before the callback is delivered: wait for the callback too before the close.
+  await within(completed, CANCEL_GRACE_MS);
+  if (failed(refused)) return `it completed before HcsCancelOperation (${hresultName(refused)}): ${hresultName(r.hresult)}`;
+  return `cancelled: ${hresultName(r.hresult)}`;
 }
 
 /** Shutdown and Terminate (§6.3): the call is the answer; the exit arrives as SystemExited. */
@@ -206,7 +264,7 @@ async function createProcess(systemId: string, params: string): Promise<CreatedP
     const out: unknown[] = [null];
     let outcome: OperationOutcome;
     try {
-      outcome = await runOperation('HcsCreateProcess', (op) => [sys, params, op, null, out], true);
+      outcome = await runOperation('HcsCreateProcess', (op) => [sys, params, op, null, out], { withInfo: true });
     } catch (err) {
       const given = handleIn(out);
       if (given !== null) await core.call('HcsCloseProcess', given);
@@ -260,8 +318,27 @@ async function closeSystem(systemId: string): Promise<null> {
   return null;
 }
 
+/** A call on a system that takes an operation and an options string: start, pause, resume, save, migration. */
+function onSystem(systemId: string, name: HcsFunction, options: string, run: RunOptions = {}): Promise<OperationOutcome> {
+  return system(systemId).guard.use((h) => runOperation(name, (op) => [h, op, options], run), handleClosed(name));
+}
+
+async function addResources(op: Pointer, resources: OperationResource[]): Promise<void> {
+  for (const r of resources) {
+    const hresult = await core.hresult('HcsAddResourceToOperation', op, r.type, r.uri, r.handle);
+    if (failed(hresult)) throw new HcsCallError({ hresult, message: `HcsAddResourceToOperation (${r.uri})` });
+  }
+}
+
+async function serviceProperties(query: string): Promise<string> {
+  const r = await core.serviceCall('HcsGetServiceProperties', query);
+  if (failed(r.hresult)) throw new HcsCallError({ hresult: r.hresult, message: describe('HcsGetServiceProperties', r.document) });
+  return r.document ?? '{}';
+}
+
 async function shutdown(): Promise<null> {
   shuttingDown = true;
+  beginStopping();
   await Promise.all([...systems.keys()].map((id) => closeSystem(id)));
   while (closingOperations.size > 0) await Promise.all([...closingOperations]);
   // Every handle and operation is closed: no HCS thread can call back any more.
@@ -280,9 +357,19 @@ async function handle(req: Request): Promise<unknown> {
     case 'pauseSystem':
     case 'resumeSystem': {
       const name = ({ startSystem: 'HcsStartComputeSystem', pauseSystem: 'HcsPauseComputeSystem', resumeSystem: 'HcsResumeComputeSystem' } as const)[req.op];
-      await system(req.systemId).guard.use((h) => runOperation(name, (op) => [h, op, '']), handleClosed(name));
+      await onSystem(req.systemId, name, '');
       return null;
     }
+    case 'saveSystem':
+      await onSystem(req.systemId, 'HcsSaveComputeSystem', req.options);
+      return null;
+    case 'migrateSystem':
+      await onSystem(req.systemId, MIGRATION_CALLS[req.step], req.options, { prepare: (op) => addResources(op, req.resources) });
+      return null;
+    case 'enumerateSystems':
+      return (await runOperation('HcsEnumerateComputeSystems', (op) => [req.query, op])).document ?? '[]';
+    case 'serviceProperties':
+      return serviceProperties(req.query);
     case 'shutdownSystem':
     case 'terminateSystem': {
       const name = req.op === 'shutdownSystem' ? 'HcsShutDownComputeSystem' : 'HcsTerminateComputeSystem';

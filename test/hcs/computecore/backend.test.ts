@@ -5,6 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { typedBackendError } from '../../../src/actors/backend-errors.ts';
 import type { BackendNotification, ProcessIo } from '../../../src/hcs/backend.ts';
 import { HcsBackend } from '../../../src/hcs/computecore/backend.ts';
 import type { OciSpec } from '../../../src/oci.ts';
@@ -203,5 +204,56 @@ describe('HRESULTs from the library become BackendError kinds', () => {
     // The id is free again once closed.
     await backend.createSystem('s1', { spec: linux(), bundle: '/b', sandbox: false });
     await finish('s1');
+  });
+});
+
+describe('what HCS knows beyond one system', () => {
+  it('computeSystems lists the systems created, not the closed ones, and filters by id, owner and type', async () => {
+    await backend.createSystem('a', { spec: linux(), bundle: '/b', sandbox: false });
+    await running('b');
+    await running('gone');
+    await finish('gone');
+    const all = await backend.computeSystems();
+    expect(all.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+      { id: 'a', state: 'Created', owner: 'podvisor', systemType: 'Container', runtimeOsType: 'Linux' },
+      { id: 'b', state: 'Running', owner: 'podvisor', systemType: 'Container', runtimeOsType: 'Linux' },
+    ]);
+    expect((await backend.computeSystems({ ids: ['b', 'gone'] })).map((s) => s.id)).toEqual(['b']);
+    expect(await backend.computeSystems({ owners: ['containerd-shim-runhcs-v1.exe'] })).toEqual([]);
+    expect(await backend.computeSystems({ types: ['VirtualMachine'] })).toEqual([]);
+    await finish('a');
+    await finish('b');
+    expect(await backend.computeSystems()).toEqual([]);
+  });
+
+  it('serviceProperties: the schema versions HCS accepts include 2.1, the one podvisor writes', async () => {
+    expect(await backend.serviceProperties()).toEqual({ supportedSchemaVersions: [{ major: 2, minor: 1 }] });
+  });
+
+  const E_NOTIMPL = 0x80004001;
+  it.each([
+    { call: 'HcsSaveComputeSystem', run: (id: string) => backend.saveSystem(id) },
+    { call: 'HcsInitializeLiveMigrationOnSource', run: (id: string) => backend.liveMigration(id, 'initialize') },
+    { call: 'HcsStartLiveMigrationOnSource', run: (id: string) => backend.liveMigration(id, 'start') },
+    { call: 'HcsStartLiveMigrationTransfer', run: (id: string) => backend.liveMigration(id, 'transfer') },
+    { call: 'HcsFinalizeLiveMigration', run: (id: string) => backend.liveMigration(id, 'finalize', '{"Success":true}') },
+    { call: 'HcsCancelLiveMigration', run: (id: string) => backend.liveMigration(id, 'cancel') },
+    {
+      call: 'HcsAddResourceToOperation',
+      run: (id: string) => backend.liveMigration(id, 'transfer', '', [{ type: 4, uri: 'hcs:/VirtualMachine/LiveMigrationSocket', handle: null }]),
+    },
+  ])('$call: the simulator has no VM state, so not-supported (not_implemented on the wire), naming the call', async ({ call, run }) => {
+    await running('s1');
+    const err: unknown = await run('s1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'not-supported', hresult: E_NOTIMPL, message: expect.stringMatching(new RegExp(`^${call}\\b.*E_NOTIMPL`)) });
+    expect(typedBackendError(err, 'save')).toMatchObject({ code: 'not_implemented' });
+    // A refused save or migration step changes nothing: the system runs on.
+    expect(await backend.computeSystems({ ids: ['s1'] })).toEqual([expect.objectContaining({ state: 'Running' })]);
+    await finish('s1');
+  });
+
+  it('save and migration of a system that is not open are not-found, as every other call', async () => {
+    await expect(backend.saveSystem('ghost')).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(backend.liveMigration('ghost', 'start')).rejects.toMatchObject({ kind: 'not-found' });
   });
 });

@@ -6,16 +6,16 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendNotification } from '../../../src/hcs/backend.ts';
-import { HcsBackend } from '../../../src/hcs/computecore/backend.ts';
-import { ANNOTATION_CREATE_DELAY_MS, ANNOTATION_SHUTDOWN_BLOCK_MS } from '../../../src/hcs/computecore/simulator.ts';
+import { HcsBackend, type HcsBackendOptions } from '../../../src/hcs/computecore/backend.ts';
+import { ANNOTATION_CREATE_DELAY_MS, ANNOTATION_SHUTDOWN_BLOCK_MS, ANNOTATION_START_HANG } from '../../../src/hcs/computecore/simulator.ts';
 import type { OciSpec } from '../../../src/oci.ts';
 import { ensureSimulator, expectNothingLeaked, recorder, sim, until } from './simulator.ts';
 
 beforeAll(() => ensureSimulator());
 
 const backends: HcsBackend[] = [];
-function open(): HcsBackend {
-  const b = new HcsBackend();
+function open(options: HcsBackendOptions = {}): HcsBackend {
+  const b = new HcsBackend(options);
   backends.push(b);
   return b;
 }
@@ -59,6 +59,44 @@ describe('operations', () => {
     await backend.closeSystem('stuck');
     await backend.closeSystem('free');
   }, 15_000);
+});
+
+describe('an operation that never completes', () => {
+  it('is cancelled when its wait times out: the caller gets a timeout naming the call, and its handle closes after its completion', async () => {
+    const backend = open({ operationTimeoutMs: 300 });
+    await backend.createSystem('hung', { spec: linux({ [ANNOTATION_START_HANG]: 'true' }), bundle: '/b', sandbox: false });
+    await until(() => sim().openHandles() === 1, "the create's operation to be closed");
+    const closedEarly = sim().operationsClosedBeforeCompletion();
+    const started = Date.now();
+    const err: unknown = await backend.startSystem('hung').catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      kind: 'timeout',
+      hresult: 0x80370118,
+      message: expect.stringContaining('HcsStartComputeSystem did not complete within 300 ms; cancelled: 0x800704C7'),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(3000);
+    // Only the system's handle is left: the operation was closed, and only after HCS delivered its completion.
+    await until(() => sim().openHandles() === 1, "the start's operation to be closed");
+    expect(sim().operationsClosedBeforeCompletion()).toBe(closedEarly);
+    expect(await backend.computeSystems({ ids: ['hung'] })).toEqual([expect.objectContaining({ id: 'hung', state: 'Created' })]);
+    await backend.closeSystem('hung');
+  });
+
+  it('is cancelled when the backend closes under it: close does not sit out the 4 min operation timeout', async () => {
+    const backend = open();
+    await backend.createSystem('hung', { spec: linux({ [ANNOTATION_START_HANG]: 'true' }), bundle: '/b', sandbox: false });
+    const pending = backend.startSystem('hung').catch((e: unknown) => e);
+    await until(() => sim().openHandles() === 2, 'the start to be in flight (its system handle and operation)');
+    const closedEarly = sim().operationsClosedBeforeCompletion();
+    const closing = Date.now();
+    await backend.close();
+    // Under the 10 s bound after which the worker would be terminated with its handles still open.
+    expect(Date.now() - closing).toBeLessThan(3000);
+    // Cancelled and completed, not abandoned: its handle closed after its completion callback.
+    expect(sim().operationsClosedBeforeCompletion()).toBe(closedEarly);
+    expect(await pending).toMatchObject({ kind: 'unavailable' });
+  });
 });
 
 describe('callbacks from the library threads', () => {
@@ -112,5 +150,19 @@ describe('a worker that dies', () => {
     // A dead thread's handles stay open, as a crashed process's would until it exits: release them as the OS would.
     expect(sim().closeAllHandles()).toBe(3);
     await backend.close();
+  });
+
+  it("leaves its systems behind, and the next backend finds them by HCS's list (as runc list finds runc's)", async () => {
+    const dead = open();
+    await dead.createSystem('left', { spec: linux(), bundle: '/b', sandbox: false });
+    await dead.startSystem('left');
+    dead.killWorkerForTest();
+    await expect(dead.startSystem('left')).rejects.toMatchObject({ kind: 'unavailable' });
+    const next = open();
+    expect(await next.computeSystems({ owners: ['podvisor'] })).toEqual([{ id: 'left', state: 'Running', owner: 'podvisor', systemType: 'Container', runtimeOsType: 'Linux' }]);
+    expect(await next.computeSystems({ owners: ['someone-else'] })).toEqual([]);
+    // Its handle goes when the OS reclaims the dead thread's; the system ends with it (ShouldTerminateOnLastHandleClosed).
+    expect(sim().closeAllHandles()).toBe(1);
+    expect(await next.computeSystems()).toEqual([]);
   });
 });
