@@ -25,6 +25,9 @@ export async function connectNats(options: ConnectOptions, log: Logger): Promise
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     pingInterval: 10_000,
+    // nats.js otherwise captures a stack for every request, JetStream
+    // publishes included, in case it fails; our errors name the operation.
+    noAsyncTraces: true,
     ...(options.creds === undefined ? {} : { authenticator: credsAuthenticator(readFileSync(options.creds)) }),
     ...(options.user === undefined ? {} : { user: options.user, pass: options.pass ?? '' }),
   });
