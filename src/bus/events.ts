@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { TOPIC_STRINGS, type EventSink, type LifecycleEvent } from '../events.ts';
 import type { Logger } from '../log.ts';
+import { JetStreamAcks } from './jetstream-acks.ts';
 import { eventSubject, eventsStreamName, eventsStreamSubject, nodeEventsFilter, type BusNames } from './subjects.ts';
 
 /** The envelope of api.md: what a subscriber receives for each event. */
@@ -76,10 +77,12 @@ export async function lastPublishedSeq(nc: NatsConnection, names: BusNames): Pro
  * saturated so the node refuses new work instead of losing events.
  */
 export class JetStreamEventSink implements EventSink {
-  private readonly js: JetStreamClient;
+  private readonly acks: JetStreamAcks;
   private readonly queue: Pending[] = [];
   private pumping = false;
   private closed = false;
+  /** Told when the queue is next empty, or that it never will be (closed with events left). */
+  private emptied: { resolve(): void; reject(err: Error): void }[] = [];
   private warned = false;
 
   private constructor(
@@ -89,7 +92,7 @@ export class JetStreamEventSink implements EventSink {
     private readonly maxQueued: number,
     private readonly log: Logger,
   ) {
-    this.js = jetstream(nc, { timeout: 5_000 });
+    this.acks = new JetStreamAcks(nc, 5_000);
   }
 
   static async open(
@@ -110,6 +113,16 @@ export class JetStreamEventSink implements EventSink {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /**
+   * Resolves once every event published so far is stored (at once when none
+   * waits); rejects if the sink is closed with events still waiting.
+   */
+  drained(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error(`${this.queue.length} events were never stored`));
+    return new Promise((resolve, reject) => this.emptied.push({ resolve, reject }));
   }
 
   /** Too many events wait for NATS: new work must be refused until they are out. */
@@ -145,15 +158,17 @@ export class JetStreamEventSink implements EventSink {
       while (this.queue.length > 0 && !this.closed) {
         const head = this.queue[0] as Pending;
         try {
-          await this.js.publish(head.subject, head.payload, { msgID: `${this.names.node}-${head.seq}` });
+          await this.acks.publish(head.subject, head.payload, `${this.names.node}-${head.seq}`);
           this.queue.shift();
           head.done();
+          if (this.queue.length === 0) for (const w of this.emptied.splice(0)) w.resolve();
           backoff = 50;
           if (this.warned && !this.saturated) {
             this.warned = false;
             this.log.warn('events reach NATS again');
           }
         } catch (err) {
+          if (this.closed) break;
           this.log.warn({ err, seq: head.seq, queued: this.queue.length }, 'publishing an event failed; retrying in order');
           await new Promise((r) => setTimeout(r, backoff));
           backoff = Math.min(backoff * 2, 2_000);
@@ -166,9 +181,12 @@ export class JetStreamEventSink implements EventSink {
 
   /** Waits up to `timeoutMs` for queued events to go out, then stops retrying. */
   async close(timeoutMs = 5_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.queue.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.drained().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     this.closed = true;
+    this.acks.close();
+    for (const w of this.emptied.splice(0)) w.reject(new Error(`${this.queue.length} events were never stored`));
     if (this.queue.length > 0) this.log.error({ lost: this.queue.length }, 'shutting down with events not yet in NATS');
     return this.queue.length;
   }

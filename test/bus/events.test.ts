@@ -99,6 +99,32 @@ describe('events on NATS', () => {
     expect((await replay(nc)).map((e) => `${e.env.seq}:${e.env.topic}`)).toEqual(['1:/tasks/create', '2:/tasks/start', '3:/tasks/create', '4:/tasks/create']);
   });
 
+  it('drained() resolves once the events waiting for NATS are stored, and rejects if the sink closes first', async () => {
+    const backend = new SimBackend();
+    backends.push(backend);
+    const pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.server.url, node: 'n1', stateDir });
+    running.push(pv);
+    await pv.sink.drained();
+    await nats.server.stop();
+    await pv.node.create({ id: 'a', spec: linux('sleep inf') });
+    await pv.node.start({ id: 'a' });
+    let stored = false;
+    const whenStored = pv.sink.drained().then(() => (stored = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stored).toBe(false);
+    await nats.restart(0);
+    await whenStored;
+    expect(pv.sink.queued).toBe(0);
+    const nc = await nats.client();
+    expect((await replay(nc)).map((e) => e.env.topic)).toEqual(['/tasks/create', '/tasks/start']);
+    await nats.server.stop();
+    await pv.node.create({ id: 'b', spec: linux('true') });
+    const never = pv.sink.drained();
+    expect(await pv.sink.close(100)).toBe(1);
+    await expect(never).rejects.toThrow('1 events were never stored');
+    await nats.restart(0);
+  });
+
   it('are published on <prefix>.<node>.events.<pod>.<task>.<topic> with the envelope and contiguous seq', async () => {
     await serve('n1');
     const nc = await nats.client();
