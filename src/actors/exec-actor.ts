@@ -371,7 +371,7 @@ export class ExecActor {
   /** Stops the actor; its stdio is closed. Call only once the exec is deleted. */
   async stop(): Promise<void> {
     this.removed = true;
-    this.replies.abandon(new InternalError(`${this.target()} was removed`));
+    this.replies.abandon(() => new InternalError(`${this.target()} was removed`));
     this.actor.stop();
     this.watching = false;
     await (this.ioClosed ?? this.opts.io.close());

@@ -47,9 +47,15 @@ export class Replies {
     return answer;
   }
 
-  /** Fails every unanswered command, for an actor that is being stopped. */
-  abandon(error: Error): void {
-    for (const entry of this.waiting.values()) entry.reject(error);
+  /**
+   * Fails every unanswered command, for an actor that is being stopped. The
+   * error is built only when a command still waits: an Error captures a
+   * stack, and almost every actor stops with nothing outstanding.
+   */
+  abandon(error: () => Error): void {
+    if (this.waiting.size === 0) return;
+    const err = error();
+    for (const entry of this.waiting.values()) entry.reject(err);
     this.waiting.clear();
   }
 }

@@ -514,7 +514,7 @@ export class TaskActor {
   /** Stops every actor of the task. The compute system is the teardown's business, not this. */
   async dispose(): Promise<void> {
     this.subscription.unsubscribe();
-    this.replies.abandon(new InternalError(`task '${this.opts.taskId}' was removed`));
+    this.replies.abandon(() => new InternalError(`task '${this.opts.taskId}' was removed`));
     await Promise.all([...this.execs.values()].map((e) => e.stop()));
     this.execs.clear();
     await this.init.stop();
