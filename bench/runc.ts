@@ -32,7 +32,9 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
   const dir = mkdtempSync(join(tmpdir(), 'podvisor-bench-runc-'));
   try {
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
-    const n = quick ? 5 : 30;
+    // runc's own time varies by several ms from one container to the next, so
+    // the two medians want more than a few dozen pairs to settle.
+    const n = quick ? 5 : 60;
     // Interleaved, one of each per round, so drift on a shared machine hits both sides alike.
     const bare = await bareRuncRun(dir, rootfs);
     const ours = await podvisorCreateStart(natsUrl, nc, dir, rootfs);
