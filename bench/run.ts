@@ -85,7 +85,9 @@ async function main(): Promise<void> {
   const echo = await new Svcm(echoConn).add({ name: 'echo', version: '0.0.1', queue: '' });
   echo.addEndpoint('echo', { subject: 'bench.echo', handler: (_e, m) => void m.respond(m.data) });
   await echoConn.flush();
-  const nc = await connect({ servers: nats.url, name: 'bench-client' });
+  // The bench's own requests carry no async traces, as in the load worker: a
+  // stack captured per request is the client's cost, not the service's.
+  const nc = await connect({ servers: nats.url, name: 'bench-client', noAsyncTraces: true });
   const rows: Row[] = [];
   const task = (op: string) => `podvisor.bench.task.${op}`;
   process.stderr.write(`podvisor bench${quick ? ' --quick' : ''}: nats-server ${nats.url}\n`);
