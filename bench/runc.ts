@@ -38,7 +38,7 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     // runc's own time varies by several ms from one container to the next, so
     // the two medians want more than a few dozen pairs to settle.
-    const n = quick ? 5 : 60;
+    const n = quick ? 5 : 120;
     // Interleaved, one of each per round, so drift on a shared machine hits both sides alike.
     const bare = await bareRuncRun(dir, rootfs);
     const ours = await podvisorCreateStart(natsUrl, nc, dir, rootfs);
