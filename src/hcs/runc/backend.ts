@@ -246,7 +246,8 @@ export class RuncBackend implements Backend {
     if (!params.init && s.init === undefined) throw new BackendError('invalid-state', `create process in '${id}': its init has not started`);
     const process = runcProcess(params.process, params.terminal);
     const procDir = params.init ? s.dir : join(s.dir, `exec-${s.nextExec++}`);
-    mkdirSync(procDir, { recursive: true });
+    // The init's files go in the bundle directory createSystem made; each exec gets its own.
+    if (!params.init) mkdirSync(procDir, { recursive: true });
     const pidFile = join(procDir, params.init ? 'init.pid' : 'exec.pid');
     const args: string[] = [];
     if (params.init) {
@@ -284,8 +285,10 @@ export class RuncBackend implements Backend {
       throw err;
     } finally {
       relay.closeChildEnds();
-      if (consoleListener >= 0) this.c.close(consoleListener);
-      rmSync(consolePath, { force: true });
+      if (consoleListener >= 0) {
+        this.c.close(consoleListener);
+        rmSync(consolePath, { force: true });
+      }
     }
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const p = this.watch(s, pid, params.init, relay);
