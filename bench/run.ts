@@ -49,10 +49,6 @@ function settleHeap(): void {
   gc?.();
 }
 
-async function drained(pv: Podvisor): Promise<void> {
-  await pv.sink.drained();
-}
-
 /** One pod as perf.md counts it: a sandbox, two workloads, one exec; every process running. */
 async function residentPod(pv: Podvisor, i: number): Promise<void> {
   const pod = `p${i}`;
@@ -192,7 +188,7 @@ async function main(): Promise<void> {
     execOf[i] = next;
     await pv.node.exec({ id: taskId, execId: next, spec: { args: ['sh', '-c', 'sleep inf'] } });
     await pv.node.start({ id: taskId, execId: next });
-    await drained(pv);
+    await pv.sink.drained();
     return latency;
   };
   const exitToEvent = async (pods: number, count: number): Promise<Latencies> => {
@@ -202,14 +198,14 @@ async function main(): Promise<void> {
   };
 
   // 2. Memory per resident pod, and commands with every pod resident.
-  await drained(pv);
+  await pv.sink.drained();
   settleHeap();
   const base = process.memoryUsage();
   let made = 0;
   const exitRows: Row[] = [];
   for (const n of SIZE.pods) {
     for (; made < n; made++) await residentPod(pv, made);
-    await drained(pv);
+    await pv.sink.drained();
     live.length = 0; // the bench's own record of events is not the service's memory
     settleHeap();
     const now = process.memoryUsage();

@@ -25,8 +25,8 @@ import { summarise, type Row } from './stats.ts';
  * cycled first warm the actors, but the runc backend's own path (bundle,
  * relay, reaper) is warm only after a hundred or so containers of its own.
  * Measured from the first container, podvisor's create+start costs about
- * 6-7 ms over runc's; after 300, about 2 ms, which posix_spawn's saving over
- * spawn() nearly pays for.
+ * 6-7 ms over runc's; after 300, about 2 ms in a probe and 2-3 ms in the full
+ * bench, against the ~1.7 ms posix_spawn saves over spawn().
  */
 export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, quick: boolean): Promise<Row[]> {
   const why = runcUnusable('runc');

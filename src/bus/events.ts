@@ -121,8 +121,12 @@ export class JetStreamEventSink implements EventSink {
    */
   drained(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error(`${this.queue.length} events were never stored`));
+    if (this.closed) return Promise.reject(this.neverStored());
     return new Promise((resolve, reject) => this.emptied.push({ resolve, reject }));
+  }
+
+  private neverStored(): Error {
+    return new Error(`${this.queue.length} events were never stored`);
   }
 
   /** Too many events wait for NATS: new work must be refused until they are out. */
@@ -186,7 +190,7 @@ export class JetStreamEventSink implements EventSink {
     clearTimeout(timer);
     this.closed = true;
     this.acks.close();
-    for (const w of this.emptied.splice(0)) w.reject(new Error(`${this.queue.length} events were never stored`));
+    for (const w of this.emptied.splice(0)) w.reject(this.neverStored());
     if (this.queue.length > 0) this.log.error({ lost: this.queue.length }, 'shutting down with events not yet in NATS');
     return this.queue.length;
   }
