@@ -3,7 +3,7 @@ import { formatTimestamp, type Clock } from '../clock.ts';
 import { InternalError, NotFoundError, describeExec, type PodvisorError } from '../errors.ts';
 import type { EventSink, Topic, TopicMessages } from '../events.ts';
 import type { Backend, BackendNotification } from '../hcs/backend.ts';
-import type { Logger } from '../log.ts';
+import { lazyChild, type Logger } from '../log.ts';
 import {
   execMachine,
   type ExecRuntime,
@@ -47,6 +47,8 @@ export interface ExecOptions {
   onExited(started: boolean, status: ExecStatus): void;
   /** Where this exec's events go: its task's publisher. */
   publisher: TaskPublisher;
+  /** The task's logger (made on first use); the exec's own lines add its exec id. */
+  taskLog: () => Logger;
 }
 
 export type ExecState = 'created' | 'running' | 'stopped';
@@ -84,7 +86,7 @@ export class ExecActor {
   private exitPublished: Promise<void> = Promise.resolve();
   private readonly exitedStatus: Promise<ExecStatus>;
   private resolveExited!: (status: ExecStatus) => void;
-  private readonly log: Logger;
+  private readonly logger: () => Logger;
   private readonly publisher: TaskPublisher;
   private ioClosed: Promise<void> | undefined;
   private removed = false;
@@ -93,7 +95,8 @@ export class ExecActor {
     private readonly deps: ActorDeps,
     private readonly opts: ExecOptions,
   ) {
-    this.log = deps.log.child({ execId: opts.execId === '' ? undefined : opts.execId });
+    // The init logs as its task: its exec id is "", which says nothing a task's lines do not.
+    this.logger = opts.execId === '' ? opts.taskLog : lazyChild(opts.taskLog, { execId: opts.execId });
     this.publisher = opts.publisher;
     this.exitedStatus = new Promise((resolve) => (this.resolveExited = resolve));
     const runtime: ExecRuntime = {
@@ -125,6 +128,10 @@ export class ExecActor {
       error: (err) => this.log.fatal({ err }, 'exec machine failed'),
     });
     this.actor.start();
+  }
+
+  private get log(): Logger {
+    return this.logger();
   }
 
   get id(): string {

@@ -11,7 +11,7 @@ export class TaskPublisher {
   constructor(
     private readonly sink: EventSink,
     private readonly clock: Clock,
-    private readonly log: Logger,
+    private readonly log: () => Logger,
     private readonly podId: string,
     private readonly taskId: string,
   ) {}
@@ -22,7 +22,7 @@ export class TaskPublisher {
     // signature above already ties `event` to `topic`.
     const record = { topic, podId: this.podId, taskId: this.taskId, timestamp: at ?? formatTimestamp(this.clock.nowNs()), event } as LifecycleEvent;
     return this.sink.publish(record).catch((err: unknown) => {
-      this.log.error({ err, topic }, 'publishing a lifecycle event failed');
+      this.log().error({ err, topic }, 'publishing a lifecycle event failed');
     });
   }
 }

@@ -11,7 +11,7 @@ import {
 } from '../errors.ts';
 import type { RootfsMount, Topic, TopicMessages } from '../events.ts';
 import type { BackendNotification, ProcessDetails, Statistics } from '../hcs/backend.ts';
-import type { Logger } from '../log.ts';
+import { lazyChild, type Logger } from '../log.ts';
 import type { ExecStatus } from '../machines/exec.ts';
 import { taskMachine, type SystemCall } from '../machines/task.ts';
 import { isIsolated, isWindows, type OciProcess, type OciSpec } from '../oci.ts';
@@ -79,7 +79,7 @@ export class TaskActor {
   private readonly mailbox = new Mailbox();
   private readonly init: ExecActor;
   private readonly execs = new Map<string, ExecActor>();
-  private readonly log: Logger;
+  private readonly logger: () => Logger;
   private readonly subscription: Subscription;
   private initExitPublished: Promise<void> = Promise.resolve();
   private readonly closedPromise: Promise<ExecStatus>;
@@ -91,8 +91,8 @@ export class TaskActor {
     private readonly deps: ActorDeps,
     private readonly opts: TaskOptions,
   ) {
-    this.log = deps.log.child({ podId: opts.podId, taskId: opts.taskId });
-    this.publisher = new TaskPublisher(deps.sink, deps.clock, this.log, opts.podId, opts.taskId);
+    this.logger = lazyChild(() => deps.log, { podId: opts.podId, taskId: opts.taskId });
+    this.publisher = new TaskPublisher(deps.sink, deps.clock, this.logger, opts.podId, opts.taskId);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.actor = createActor(taskLogic, {
       input: {
@@ -118,7 +118,7 @@ export class TaskActor {
       next: (n) => this.notify(n),
       error: (err: unknown) => this.log.error({ err }, 'system notifications failed'),
     });
-    this.init = new ExecActor({ ...deps, log: this.log }, {
+    this.init = new ExecActor(deps, {
       podId: opts.podId,
       taskId: opts.taskId,
       execId: '',
@@ -129,6 +129,7 @@ export class TaskActor {
       startsSystem: opts.hasContainer,
       fake: !opts.hasContainer,
       publisher: this.publisher,
+      taskLog: this.logger,
       onStarted: (pid) => {
         this.actor.send({ type: 'INIT_STARTED', pid });
         opts.onInitRunning?.(true);
@@ -138,6 +139,10 @@ export class TaskActor {
         this.actor.send({ type: 'INIT_EXITED', status });
       },
     });
+  }
+
+  private get log(): Logger {
+    return this.logger();
   }
 
   get id(): string {
@@ -340,7 +345,7 @@ export class TaskActor {
 
   private newExec(req: ExecRequest, io: UpstreamIo): ExecActor {
     return new ExecActor(
-      { ...this.deps, log: this.log },
+      this.deps,
       {
         podId: this.opts.podId,
         taskId: this.opts.taskId,
@@ -351,6 +356,7 @@ export class TaskActor {
         startsSystem: false,
         fake: false,
         publisher: this.publisher,
+        taskLog: this.logger,
         onStarted: () => undefined,
         onExited: () => this.actor.send({ type: 'EXEC_SETTLED', execId: req.execId }),
       },

@@ -142,6 +142,28 @@ describe('failures never escape', () => {
     expect(errors.every((e) => e.msg === 'publishing a lifecycle event failed' && e.taskId === 't1')).toBe(true);
   });
 
+  it("an exec's log lines carry its pod, task and exec ids, and the init's carry no exec id", async () => {
+    // Each actor's child logger is made on its first line: the bindings must still be there.
+    const backend = new SimBackend({ clock: new VirtualClock() });
+    const logged = new PassThrough();
+    let lines = '';
+    logged.on('data', (c: Buffer) => (lines += c.toString()));
+    const node = new Node({ backend, sink: { publish: async () => undefined }, log: createLogger({ level: 'warn', destination: logged }) });
+    await node.create({ id: 't1', spec: linux('sleep 1000') });
+    await node.start({ id: 't1' });
+    await node.exec({ id: 't1', execId: 'e1', spec: { args: ['no-such-program'] } });
+    await rejection(node.start({ id: 't1', execId: 'e1' }));
+    await node.create({ id: 't2', spec: { process: { args: ['no-such-program'] }, linux: {} } });
+    await rejection(node.start({ id: 't2' }));
+    await node.close();
+    await backend.close();
+    const failed = lines.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'start failed');
+    expect(failed.map(({ podId, taskId, execId }) => ({ podId, taskId, execId }))).toEqual([
+      { podId: 't1', taskId: 't1', execId: 'e1' },
+      { podId: 't2', taskId: 't2', execId: undefined },
+    ]);
+  });
+
   it('runs against the development build of XState (its stopped-actor warning is there)', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const actor = createActor(createMachine({}));
