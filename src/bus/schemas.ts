@@ -40,10 +40,13 @@ export const REQUEST_SCHEMAS = {
 
 export type RequestOf<O extends Operation> = z.infer<(typeof REQUEST_SCHEMAS)[O]>;
 
+// One decoder for every request: constructing a TextDecoder sets up a converter each time.
+const decoder = new TextDecoder();
+
 /** Parses a request body; MUST throw `invalid_argument` naming the offending field. */
 export function parseRequest<O extends Operation>(op: O, body: Uint8Array): RequestOf<O> {
   let json: unknown;
-  const text = new TextDecoder().decode(body);
+  const text = decoder.decode(body);
   try {
     json = text.trim() === '' ? {} : JSON.parse(text);
   } catch (err) {
