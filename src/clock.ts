@@ -16,11 +16,18 @@ export interface Clock {
 
 /** RFC 3339 with nanoseconds in UTC, the wire's timestamp form. */
 export function formatTimestamp(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // 2026-11-22T10:00:00.123Z
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  const sec = ns / 1_000_000_000n;
+  // Every event is stamped, and most fall in the same second as the one
+  // before: the date part is made once per second (a Date and its ISO
+  // string cost 1.5 µs of the 2 a stamp took).
+  if (sec !== stampSecond) {
+    stampSecond = sec;
+    stampPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 19); // 2026-11-22T10:00:00
+  }
+  return `${stampPrefix}.${(ns - sec * 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
+let stampSecond = -1n;
+let stampPrefix = '';
 
 export class RealClock implements Clock {
   // performance.now() gives sub-millisecond resolution; anchoring it to
