@@ -14,8 +14,14 @@ export interface BackendChoice {
   backend: string;
   /** The library the hcs backend loads: computecore.dll on Windows, the native simulator on Linux by default. */
   hcsLibrary?: string;
-  /** podvisor's local state; the runc backend keeps bundles and runc's root under it. */
+  /** podvisor's local state; the runc backend keeps bundles and runc's root under it unless `runtimeDir` is given. */
   stateDir: string;
+  /**
+   * Where the runc backend keeps bundles, pid files and runc's root: state
+   * that ends with the containers, which containerd keeps in /run (a tmpfs).
+   * On a disk every create and delete writes and removes files for nothing.
+   */
+  runtimeDir?: string;
   runc?: string;
 }
 
@@ -34,7 +40,7 @@ export function runcUnusable(binary: string): string | null {
  */
 export function chooseBackend(flags: BackendChoice, log: Logger): Backend {
   const runcBinary = flags.runc ?? 'runc';
-  const runc = (): Backend => new RuncBackend({ stateDir: join(flags.stateDir, 'runc-backend'), binary: runcBinary });
+  const runc = (): Backend => new RuncBackend({ stateDir: flags.runtimeDir ?? join(flags.stateDir, 'runc-backend'), binary: runcBinary });
   if (flags.backend === 'sim') return new SimBackend();
   if (flags.backend === 'hcs') return hcs(flags.hcsLibrary, log);
   if (flags.backend === 'runc') {

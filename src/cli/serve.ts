@@ -13,6 +13,7 @@ export interface ServeFlags {
   hcsLibrary?: string;
   runc?: string;
   stateDir?: string;
+  runtimeDir?: string;
   logLevel: string;
   creds?: string;
   dashboard?: string;
@@ -31,6 +32,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     {
       backend: flags.backend,
       stateDir,
+      ...(flags.runtimeDir === undefined || flags.runtimeDir === '' ? {} : { runtimeDir: flags.runtimeDir }),
       ...(flags.runc === undefined ? {} : { runc: flags.runc }),
       ...(flags.hcsLibrary === undefined ? {} : { hcsLibrary: flags.hcsLibrary }),
     },

@@ -5,7 +5,7 @@
  * task's life through the CLI over the embedded nats-server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,5 +100,22 @@ describe.skipIf(RUNC_UNUSABLE !== null)(`serve --backend runc${RUNC_UNUSABLE ===
     const dir = mkdtempSync(join(tmpdir(), 'podvisor-serve-runc-'));
     await oneTaskLife(served.url, dir);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps bundles and runc state in --runtime-dir, and nothing of them once the task is deleted', async () => {
+    const runtime = mkdtempSync(join(tmpdir(), 'podvisor-serve-runtime-'));
+    served = await serve(['--backend', 'runc', '--runtime-dir', runtime]);
+    expect((await cli(served.url, ['task', 'create', 'rt', '--rootfs', TEST_ROOTFS, '--', 'sleep', '100'])).code).toBe(0);
+    expect((await cli(served.url, ['task', 'start', 'rt'])).code).toBe(0);
+    expect(existsSync(join(runtime, 'containers', 'rt', 'config.json'))).toBe(true);
+    expect(existsSync(join(runtime, 'runc', 'rt', 'state.json'))).toBe(true);
+    expect((await cli(served.url, ['task', 'kill', 'rt', '--signal', '9'])).code).toBe(0);
+    expect((await cli(served.url, ['task', 'wait', 'rt'])).code).toBe(137);
+    expect((await cli(served.url, ['task', 'rm', 'rt'])).code).toBe(0);
+    expect(readdirSync(join(runtime, 'containers'))).toEqual([]);
+    expect(readdirSync(join(runtime, 'runc'))).toEqual([]);
+    expect(await served.stop()).toBe(0);
+    served = undefined;
+    rmSync(runtime, { recursive: true, force: true });
   });
 });
