@@ -80,6 +80,7 @@ export class JetStreamEventSink implements EventSink {
   private readonly acks: JetStreamAcks;
   private readonly queue: Pending[] = [];
   private pumping = false;
+  private kicked = false;
   private closed = false;
   /** Told when the queue is next empty, or that it never will be (closed with events left). */
   private emptied: { resolve(): void; reject(err: Error): void }[] = [];
@@ -150,8 +151,24 @@ export class JetStreamEventSink implements EventSink {
       this.warned = true;
       this.log.error({ queued: this.queue.length }, 'events are not reaching NATS; refusing new work until they do');
     }
-    void this.pump();
+    this.kick();
     return published;
+  }
+
+  /**
+   * Starts the pump on the event loop's next turn rather than in this one: an
+   * event is mostly published while its command's reply is on its way, and
+   * the reply then leaves before the event's send and acknowledgement wait
+   * are set up (about 0.1 ms of a cold create or start). The event is already
+   * queued, numbered and in order; only its sending waits.
+   */
+  private kick(): void {
+    if (this.pumping || this.kicked) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      void this.pump();
+    });
   }
 
   private async pump(): Promise<void> {
