@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startPodvisor } from '../src/bus/server.ts';
+import { startPodvisor, type Podvisor } from '../src/bus/server.ts';
 import { runcUnusable } from '../src/cli/backend-choice.ts';
 import { RuncBackend } from '../src/hcs/runc/backend.ts';
 import { buildBusyboxRootfs } from '../src/hcs/runc/busybox.ts';
@@ -18,6 +18,7 @@ import { libc } from '../src/hcs/runc/libc.ts';
 import { Reaper } from '../src/hcs/runc/reaper.ts';
 import { runcConfig } from '../src/hcs/runc/spec.ts';
 import { silentLogger } from '../src/log.ts';
+import type { OciSpec } from '../src/oci.ts';
 import { summarise, type Row } from './stats.ts';
 
 /**
@@ -39,9 +40,10 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
   }
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'podvisor-bench-runc-'));
   const backend = new RuncBackend({ stateDir: join(dir, 'state'), cgroupParent: '/podvisor-bench' });
-  const pv = await startPodvisor({ backend, log: silentLogger(), stateDir: join(dir, 'pv'), natsUrl, node: RUNC_NODE, prefix: 'podvisor' });
   const reaper = new Reaper();
+  let pv: Podvisor | undefined;
   try {
+    pv = await startPodvisor({ backend, log: silentLogger(), stateDir: join(dir, 'pv'), natsUrl, node: RUNC_NODE, prefix: 'podvisor' });
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     // runc's own time varies by several ms from one container to the next, so
     // the two medians want more than a few dozen pairs to settle.
@@ -53,7 +55,7 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
       ...pairRows('same, controller in its own process (p50)', apart, 'info', false),
     ];
   } finally {
-    await pv.stop();
+    await pv?.stop();
     await backend.close();
     await reaper.close();
     rmSync(dir, { recursive: true, force: true });
@@ -65,6 +67,9 @@ export const RUNC_NODE = 'benchrunc';
 const WARMUP_ROUNDS = 3;
 /** Untimed containers through podvisor before the pairs (see above). */
 const WARMUP_CONTAINERS = 150;
+
+/** The container both sides create: busybox's sleep, which outlives the sample. */
+const sleeper = (rootfs: string): OciSpec => ({ process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} });
 
 export interface PairSamples {
   bare: number[];
@@ -112,7 +117,7 @@ export async function pairs(bare: Sampler, ours: Sampler, sizes: { warmup: numbe
 export function sampleRunc(dir: string, name: string, rootfs: string, reaper: Reaper): Sampler {
   const root = join(dir, `bare-root-${name}`);
   const bundle = join(dir, `bare-bundle-${name}`);
-  const config = runcConfig({ process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} }, { id: 'bare', bundle: '', rootfs: null, cgroupParent: '/podvisor-bench' });
+  const config = runcConfig(sleeper(rootfs), { id: 'bare', bundle: '', rootfs: null, cgroupParent: '/podvisor-bench' });
   mkdirSync(bundle, { recursive: true });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
   // Only `state` gets a pipe: the container inherits `run`'s stdio, and would hold a pipe open.
@@ -149,7 +154,7 @@ export function samplePodvisor(nc: NatsConnection, name: string, rootfs: string)
     async once(i) {
       const id = `${name}${i}`;
       const t = performance.now();
-      await call('create', { id, spec: { process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} } });
+      await call('create', { id, spec: sleeper(rootfs) });
       await call('start', { id });
       const ms = performance.now() - t;
       await call('kill', { id, signal: 9 });
