@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { startPodvisor, type Podvisor } from '../src/bus/server.ts';
@@ -16,6 +17,7 @@ import { RuncBackend } from '../src/hcs/runc/backend.ts';
 import { buildBusyboxRootfs } from '../src/hcs/runc/busybox.ts';
 import { libc } from '../src/hcs/runc/libc.ts';
 import { Reaper } from '../src/hcs/runc/reaper.ts';
+import { Runc } from '../src/hcs/runc/runc.ts';
 import { runcConfig } from '../src/hcs/runc/spec.ts';
 import { silentLogger } from '../src/log.ts';
 import type { OciSpec } from '../src/oci.ts';
@@ -27,9 +29,18 @@ import { summarise, type Row } from './stats.ts';
  * cycled first warm the actors, but the runc backend's own path (bundle,
  * relay, reaper) is warm only after a hundred or so containers of its own.
  *
- * The target row's controller is the bench's own thread, as in every run
- * before; a second row, for information, has the controller in a process of
- * its own, as a real one is (docs/performance.md has what separates them).
+ * The baseline is runc started the way a shell or Go's os/exec starts it
+ * (posix_spawn, no copy of the parent's page tables), and every sample, on
+ * either side, starts after the same idle pause: a runc started straight
+ * after the previous one runs about 4 ms faster than one started on an idle
+ * machine (docs/performance.md), so back-to-back samples would favour
+ * whichever side starts runc sooner. Beside it, for information: the same
+ * runc through child_process.spawn (what a Node controller pays to run runc
+ * itself), and two round trips to a bare NATS echo service after the same
+ * pause, the least any controller pays for create and start over NATS.
+ *
+ * The target row's controller is the bench's own thread; a second set, for
+ * information, has the controller in a process of its own, as a real one is.
  * Both sides keep their state on a tmpfs when the machine has one, as runc
  * (/run/runc) and containerd (/run/containerd) do on a host.
  */
@@ -41,22 +52,24 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'podvisor-bench-runc-'));
   const backend = new RuncBackend({ stateDir: join(dir, 'state'), cgroupParent: '/podvisor-bench' });
   const reaper = new Reaper();
+  const runc = new Runc(reaper, { binary: 'runc', root: join(dir, 'bare-root') });
   let pv: Podvisor | undefined;
   try {
     pv = await startPodvisor({ backend, log: silentLogger(), stateDir: join(dir, 'pv'), natsUrl, node: RUNC_NODE, prefix: 'podvisor' });
     const rootfs = buildBusyboxRootfs(join(dir, 'rootfs'));
     // runc's own time varies by several ms from one container to the next, so
-    // the two medians want more than a few dozen pairs to settle.
-    const sizes = { warmup: quick ? 5 : WARMUP_CONTAINERS, pairs: quick ? 5 : 120 };
-    const here = await pairs(sampleRunc(dir, 'here', rootfs, reaper), samplePodvisor(nc, 'here', rootfs), sizes);
-    const apart = await pairsInOwnProcess({ url: natsUrl, dir, rootfs, ...sizes });
+    // the medians want more than a few dozen rounds to settle.
+    const sizes = { warmup: quick ? 5 : WARMUP_CONTAINERS, rounds: quick ? 5 : 120 };
+    const here = await rounds(samplers(nc, dir, 'here', rootfs, runc, reaper), sizes);
+    const apart = await roundsInOwnProcess({ url: natsUrl, dir, rootfs, ...sizes });
     return [
-      ...pairRows('runc create+start via podvisor (p50)', here, '≤ 1.05× runc run -d', true),
-      ...pairRows('same, controller in its own process (p50)', apart, 'info', false),
+      ...runcRows('runc create+start via podvisor (p50)', here, '≤ 1.05× runc run -d', true),
+      ...runcRows('same, controller in its own process (p50)', apart, 'info', false),
     ];
   } finally {
     await pv?.stop();
     await backend.close();
+    runc.close();
     await reaper.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -64,62 +77,106 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
 
 /** The node the runc rows' service answers as. */
 export const RUNC_NODE = 'benchrunc';
+/** The bench's bare NATS echo service (bench/run.ts), the transport's floor. */
+export const ECHO_SUBJECT = 'bench.echo';
 const WARMUP_ROUNDS = 3;
-/** Untimed containers through podvisor before the pairs (see above). */
+/** Untimed containers through podvisor before the rounds (see above). */
 const WARMUP_CONTAINERS = 150;
+/** Idle time before every sample: past the ~5 ms after which runc no longer runs at its back-to-back speed. */
+export const PAUSE_MS = 25;
 
-/** The container both sides create: busybox's sleep, which outlives the sample. */
+/** The container every side creates: busybox's sleep, which outlives the sample. */
 const sleeper = (rootfs: string): OciSpec => ({ process: { args: ['sleep', '1000'] }, root: { path: rootfs }, linux: {} });
-
-export interface PairSamples {
-  bare: number[];
-  ours: number[];
-}
-
-function pairRows(metric: string, s: PairSamples, target: string, judged: boolean): Row[] {
-  const bare = summarise(s.bare).p50;
-  const ours = summarise(s.ours).p50;
-  // The paired difference says what podvisor adds with runc's own spread taken out.
-  const diff = summarise(s.ours.map((o, i) => o - (s.bare[i] as number))).p50;
-  return [
-    { metric, value: ours, unit: 'ms', baseline: bare, baselineName: 'runc run -d', target, pass: judged ? ours <= 1.05 * bare : null },
-    { metric: '  podvisor − runc run -d, paired, p50', value: diff, unit: 'ms', baseline: null, baselineName: '', target: `info: ${((100 * diff) / bare).toFixed(1)} % of runc's p50`, pass: null },
-  ];
-}
 
 interface Sampler {
   /** Creates and starts container number `i`, returns the milliseconds that took, then removes it. */
   once(i: number): Promise<number>;
 }
 
-/** Interleaved, one of each per round, so drift on a shared machine hits both sides alike. */
-export async function pairs(bare: Sampler, ours: Sampler, sizes: { warmup: number; pairs: number }): Promise<PairSamples> {
-  const out: PairSamples = { bare: [], ours: [] };
-  for (let i = 0; i < sizes.warmup; i++) await ours.once(10_000 + i);
-  for (let i = 0; i < sizes.pairs + WARMUP_ROUNDS; i++) {
-    const b = await bare.once(i);
-    const o = await ours.once(i);
-    // The first rounds warm the page cache and both code paths.
-    if (i >= WARMUP_ROUNDS) {
-      out.bare.push(b);
-      out.ours.push(o);
+/** What each round times: the baseline, podvisor, and the two references beside them. */
+export const SIDES = ['bare', 'ours', 'node', 'floor'] as const;
+export type RoundSamples = Record<(typeof SIDES)[number], number[]>;
+
+export function samplers(nc: NatsConnection, dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Record<keyof RoundSamples, Sampler> {
+  return {
+    bare: sampleRunc(dir, name, rootfs, runc, reaper),
+    ours: samplePodvisor(nc, name, rootfs),
+    node: sampleRuncChildProcess(dir, name, rootfs, reaper),
+    floor: sampleEchoFloor(nc, rootfs),
+  };
+}
+
+function runcRows(metric: string, s: RoundSamples, target: string, judged: boolean): Row[] {
+  const bare = summarise(s.bare).p50;
+  const ours = summarise(s.ours).p50;
+  const share = (ms: number) => `info: ${((100 * ms) / bare).toFixed(1)} % of runc's p50`;
+  // The paired difference says what podvisor adds with runc's own spread taken out.
+  const diff = summarise(s.ours.map((o, i) => o - (s.bare[i] as number))).p50;
+  const floor = summarise(s.floor).p50;
+  return [
+    { metric, value: ours, unit: 'ms', baseline: bare, baselineName: 'runc run -d', target, pass: judged ? ours <= 1.05 * bare : null },
+    { metric: '  podvisor − runc run -d, paired, p50', value: diff, unit: 'ms', baseline: null, baselineName: '', target: share(diff), pass: null },
+    { metric: '  NATS alone: the 2 requests to an echo, p50', value: floor, unit: 'ms', baseline: null, baselineName: '', target: share(floor), pass: null },
+    { metric: '  podvisor against runc via child_process.spawn', value: ours, unit: 'ms', baseline: summarise(s.node).p50, baselineName: 'Node spawn', target: 'info', pass: null },
+  ];
+}
+
+/**
+ * Round-robin, one sample of each side per round, each after the same idle
+ * pause, with the order rotating so that no side always follows another.
+ */
+export async function rounds(sides: Record<keyof RoundSamples, Sampler>, sizes: { warmup: number; rounds: number }): Promise<RoundSamples> {
+  const out: RoundSamples = { bare: [], ours: [], node: [], floor: [] };
+  for (let i = 0; i < sizes.warmup; i++) await sides.ours.once(10_000 + i);
+  for (let i = 0; i < sizes.rounds + WARMUP_ROUNDS; i++) {
+    for (let j = 0; j < SIDES.length; j++) {
+      const side = SIDES[(i + j) % SIDES.length] as keyof RoundSamples;
+      await sleep(PAUSE_MS);
+      const ms = await sides[side].once(i);
+      // The first rounds warm the page cache and every code path.
+      if (i >= WARMUP_ROUNDS) out[side].push(ms);
     }
   }
   return out;
 }
 
-/**
- * The baseline: `runc run -d` from a small process, as a person at a shell
- * would run it. The container's process becomes the controller's child when
- * runc exits (the controller is a child subreaper, as podvisor is), so it is
- * reaped here, untimed, after the delete.
- */
-export function sampleRunc(dir: string, name: string, rootfs: string, reaper: Reaper): Sampler {
-  const root = join(dir, `bare-root-${name}`);
+/** The bundle both bare samplers run: the same spec podvisor is sent. */
+function bareBundle(dir: string, name: string, rootfs: string): string {
   const bundle = join(dir, `bare-bundle-${name}`);
-  const config = runcConfig(sleeper(rootfs), { id: 'bare', bundle: '', rootfs: null, cgroupParent: '/podvisor-bench' });
   mkdirSync(bundle, { recursive: true });
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(runcConfig(sleeper(rootfs), { id: 'bare', bundle: '', rootfs: null, cgroupParent: '/podvisor-bench' })));
+  return bundle;
+}
+
+/**
+ * The baseline: `runc run -d` as a shell runs it, started with posix_spawn
+ * (podvisor's own Runc class, without podvisor's log and pid files). The
+ * container's process becomes the controller's child when runc exits (the
+ * controller is a child subreaper, as podvisor is), so it is reaped here,
+ * untimed, after the delete.
+ */
+export function sampleRunc(dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Sampler {
+  const bundle = bareBundle(dir, `${name}-spawn`, rootfs);
+  const quiet = [runc.devNullFd, runc.devNullFd, runc.devNullFd] as const;
+  return {
+    async once(i) {
+      const id = `bare${i}`;
+      const t = performance.now();
+      await runc.run(['run', '--detach', '--bundle', bundle, id], { stdio: quiet });
+      const ms = performance.now() - t;
+      const { pid } = JSON.parse(await runc.run(['state', id])) as { pid: number };
+      const exited = reaper.wait(pid);
+      await runc.run(['delete', '--force', id]);
+      await exited;
+      return ms;
+    },
+  };
+}
+
+/** The same `runc run -d` through child_process.spawn, which copies the controller's page tables. */
+export function sampleRuncChildProcess(dir: string, name: string, rootfs: string, reaper: Reaper): Sampler {
+  const root = join(dir, `node-root-${name}`);
+  const bundle = bareBundle(dir, `${name}-node`, rootfs);
   // Only `state` gets a pipe: the container inherits `run`'s stdio, and would hold a pipe open.
   const runc = (args: string[], stdout: 'ignore' | 'pipe' = 'ignore') =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -130,7 +187,7 @@ export function sampleRunc(dir: string, name: string, rootfs: string, reaper: Re
     });
   return {
     async once(i) {
-      const id = `bare${i}`;
+      const id = `node${i}`;
       const t = performance.now();
       const { code } = await runc(['run', '-d', '--bundle', bundle, id]);
       const ms = performance.now() - t;
@@ -165,8 +222,21 @@ export function samplePodvisor(nc: NatsConnection, name: string, rootfs: string)
   };
 }
 
-/** The same pairs, with the controller (the NATS client and the shell's runc alike) in a process of its own. */
-function pairsInOwnProcess(job: RuncControllerJob): Promise<PairSamples> {
+/** The create and start requests' payloads, sent to the bare echo service instead. */
+export function sampleEchoFloor(nc: NatsConnection, rootfs: string): Sampler {
+  return {
+    async once(i) {
+      const id = `floor${i}`;
+      const t = performance.now();
+      await nc.request(ECHO_SUBJECT, JSON.stringify({ id, spec: sleeper(rootfs) }), { timeout: 30_000 });
+      await nc.request(ECHO_SUBJECT, JSON.stringify({ id }), { timeout: 30_000 });
+      return performance.now() - t;
+    },
+  };
+}
+
+/** The same rounds, with the controller (the NATS client and the shell's runc alike) in a process of its own. */
+function roundsInOwnProcess(job: RuncControllerJob): Promise<RoundSamples> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', fileURLToPath(new URL('../src/register-ts.mjs', import.meta.url)), fileURLToPath(new URL('./runc-controller.ts', import.meta.url)), JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -176,7 +246,7 @@ function pairsInOwnProcess(job: RuncControllerJob): Promise<PairSamples> {
     child.once('error', reject);
     child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`the runc controller exited ${code}`));
-      resolve(JSON.parse(out) as PairSamples);
+      resolve(JSON.parse(out) as RoundSamples);
     });
   });
 }
@@ -186,7 +256,7 @@ export interface RuncControllerJob {
   dir: string;
   rootfs: string;
   warmup: number;
-  pairs: number;
+  rounds: number;
 }
 
 /**
