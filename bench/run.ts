@@ -21,7 +21,7 @@ import { silentLogger } from '../src/log.ts';
 import type { OciSpec } from '../src/oci.ts';
 import { Worker } from 'node:worker_threads';
 import type { LoadJob } from './load-worker.ts';
-import { runcCreateStartRows, spawnFlatnessRows } from './runc.ts';
+import { ECHO_SUBJECT, runcCreateStartRows, spawnFlatnessRows } from './runc.ts';
 import { printTable, sequential, summarise, type Latencies, type Row } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const pv = await startPodvisor({ backend, log: silentLogger(), natsUrl: nats.url, node: 'bench', stateDir: dir, maxQueuedEvents: 1_000_000 });
   const echoConn = await connect({ servers: nats.url, name: 'echo' });
   const echo = await new Svcm(echoConn).add({ name: 'echo', version: '0.0.1', queue: '' });
-  echo.addEndpoint('echo', { subject: 'bench.echo', handler: (_e, m) => void m.respond(m.data) });
+  echo.addEndpoint('echo', { subject: ECHO_SUBJECT, handler: (_e, m) => void m.respond(m.data) });
   await echoConn.flush();
   // The bench's own requests carry no async traces, as in the load worker: a
   // stack captured per request is the client's cost, not the service's.
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const payload = JSON.stringify(stateBody);
   const job = { url: nats.url, body: payload, n: SIZE.seq, warmup: SIZE.warmup, window: WINDOW, ms: 0 };
   // state and echo requests alternate on one connection: both see the same machine.
-  const paired = await load({ ...job, subject: task('state'), against: 'bench.echo' });
+  const paired = await load({ ...job, subject: task('state'), against: ECHO_SUBJECT });
   const stateLat = paired.latency as Latencies;
   const echoLat = paired.againstLatency as Latencies;
   for (let i = 0; i < SIZE.killWait; i++) {
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     }
     return top;
   };
-  const echoTput = await best('bench.echo');
+  const echoTput = await best(ECHO_SUBJECT);
   const stateTput = await best(task('state'));
   rows.push(
     { metric: 'state p50', value: stateLat.p50, unit: 'ms', baseline: echoLat.p50, baselineName: 'echo', target: 'info', pass: null },
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     exitRows.push({ metric: `exit → event p50 @ ${n} pods`, value: e.p50, unit: 'ms', baseline: null, baselineName: '', target: 'info', pass: null });
     exitRows.push({ metric: `exit → event p99 @ ${n} pods`, value: e.p99, unit: 'ms', baseline: null, baselineName: '', target: n === 1_000 ? '≤ 2 ms' : 'info', pass: n === 1_000 ? e.p99 <= 2 : null });
   }
-  const resident = await load({ ...job, subject: task('state'), against: 'bench.echo' });
+  const resident = await load({ ...job, subject: task('state'), against: ECHO_SUBJECT });
   const residentState = resident.latency as Latencies;
   const residentEcho = resident.againstLatency as Latencies;
   rows.push({ metric: `state p99 @ ${made} pods`, value: residentState.p99, unit: 'ms', baseline: residentEcho.p99, baselineName: 'echo alongside', target: '≤ 1.5× echo', pass: residentState.p99 <= 1.5 * residentEcho.p99 });

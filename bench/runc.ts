@@ -77,7 +77,7 @@ export async function runcCreateStartRows(natsUrl: string, nc: NatsConnection, q
 
 /** The node the runc rows' service answers as. */
 export const RUNC_NODE = 'benchrunc';
-/** The bench's bare NATS echo service (bench/run.ts), the transport's floor. */
+/** The subject of the bench's bare NATS echo service (served by bench/run.ts). */
 export const ECHO_SUBJECT = 'bench.echo';
 const WARMUP_ROUNDS = 3;
 /** Untimed containers through podvisor before the rounds (see above). */
