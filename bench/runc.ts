@@ -36,8 +36,10 @@ import { summarise, type Row } from './stats.ts';
  * machine (docs/performance.md), so back-to-back samples would favour
  * whichever side starts runc sooner. Beside it, for information: the same
  * runc through child_process.spawn (what a Node controller pays to run runc
- * itself), and two round trips to a bare NATS echo service after the same
- * pause, the least any controller pays for create and start over NATS.
+ * itself), two round trips to a bare NATS echo service after the same pause
+ * (the least any controller pays for create and start over NATS), and the
+ * baseline again straight after its own delete, with no pause (what the pause
+ * is for).
  *
  * The target row's controller is the bench's own thread; a second set, for
  * information, has the controller in a process of its own, as a real one is.
@@ -95,9 +97,10 @@ interface Sampler {
 
 /** What each round times: the baseline, podvisor, and the two references beside them. */
 export const SIDES = ['bare', 'ours', 'node', 'floor'] as const;
-export type RoundSamples = Record<(typeof SIDES)[number], number[]>;
+/** `backToBack`: the baseline again, straight after its own delete, to show what the pause is for. */
+export type RoundSamples = Record<(typeof SIDES)[number] | 'backToBack', number[]>;
 
-export function samplers(nc: NatsConnection, dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Record<keyof RoundSamples, Sampler> {
+export function samplers(nc: NatsConnection, dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Record<(typeof SIDES)[number], Sampler> {
   return {
     bare: sampleRunc(dir, name, rootfs, runc, reaper),
     ours: samplePodvisor(nc, name, rootfs),
@@ -118,23 +121,28 @@ function runcRows(metric: string, s: RoundSamples, target: string, judged: boole
     { metric: '  podvisor − runc run -d, paired, p50', value: diff, unit: 'ms', baseline: null, baselineName: '', target: share(diff), pass: null },
     { metric: '  NATS alone: the 2 requests to an echo, p50', value: floor, unit: 'ms', baseline: null, baselineName: '', target: share(floor), pass: null },
     { metric: '  podvisor against runc via child_process.spawn', value: ours, unit: 'ms', baseline: summarise(s.node).p50, baselineName: 'Node spawn', target: 'info', pass: null },
+    { metric: '  runc run -d straight after the last one, no pause', value: summarise(s.backToBack).p50, unit: 'ms', baseline: bare, baselineName: 'after the pause', target: 'info (why the pause)', pass: null },
   ];
 }
 
 /**
  * Round-robin, one sample of each side per round, each after the same idle
- * pause, with the order rotating so that no side always follows another.
+ * pause, with the order rotating so that no side always follows another; the
+ * baseline's back-to-back sample follows its own, with no pause.
  */
-export async function rounds(sides: Record<keyof RoundSamples, Sampler>, sizes: { warmup: number; rounds: number }): Promise<RoundSamples> {
-  const out: RoundSamples = { bare: [], ours: [], node: [], floor: [] };
+export async function rounds(sides: Record<(typeof SIDES)[number], Sampler>, sizes: { warmup: number; rounds: number }): Promise<RoundSamples> {
+  const out: RoundSamples = { bare: [], ours: [], node: [], floor: [], backToBack: [] };
   for (let i = 0; i < sizes.warmup; i++) await sides.ours.once(10_000 + i);
   for (let i = 0; i < sizes.rounds + WARMUP_ROUNDS; i++) {
     for (let j = 0; j < SIDES.length; j++) {
-      const side = SIDES[(i + j) % SIDES.length] as keyof RoundSamples;
+      const side = SIDES[(i + j) % SIDES.length] as (typeof SIDES)[number];
       await sleep(PAUSE_MS);
       const ms = await sides[side].once(i);
+      const again = side === 'bare' ? await sides.bare.once(100_000 + i) : NaN;
       // The first rounds warm the page cache and every code path.
-      if (i >= WARMUP_ROUNDS) out[side].push(ms);
+      if (i < WARMUP_ROUNDS) continue;
+      out[side].push(ms);
+      if (side === 'bare') out.backToBack.push(again);
     }
   }
   return out;
