@@ -156,57 +156,52 @@ function bareBundle(dir: string, name: string, rootfs: string): string {
   return bundle;
 }
 
+/** Runs `runc ARGS` in the sampler's root; `capture` pipes stdout and resolves with it. */
+type RuncCli = (args: string[], capture: boolean) => Promise<string>;
+
 /**
- * The baseline: `runc run -d` as a shell runs it, started with posix_spawn
- * (podvisor's own Runc class, without podvisor's log and pid files). The
- * container's process becomes the controller's child when runc exits (the
- * controller is a child subreaper, as podvisor is), so it is reaped here,
- * untimed, after the delete.
+ * One bare `runc run -d`, timed, then removed. The container's process
+ * becomes the controller's child when runc exits (the controller is a child
+ * subreaper, as podvisor is), so it is reaped here, untimed, after the delete.
+ * `run` gets no pipe: the container inherits its stdio, and would hold it open.
  */
-export function sampleRunc(dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Sampler {
-  const bundle = bareBundle(dir, `${name}-spawn`, rootfs);
-  const quiet = [runc.devNullFd, runc.devNullFd, runc.devNullFd] as const;
+function bareSampler(prefix: string, bundle: string, runc: RuncCli, reaper: Reaper): Sampler {
   return {
     async once(i) {
-      const id = `bare${i}`;
+      const id = `${prefix}${i}`;
       const t = performance.now();
-      await runc.run(['run', '--detach', '--bundle', bundle, id], { stdio: quiet });
+      await runc(['run', '--detach', '--bundle', bundle, id], false);
       const ms = performance.now() - t;
-      const { pid } = JSON.parse(await runc.run(['state', id])) as { pid: number };
+      const { pid } = JSON.parse(await runc(['state', id], true)) as { pid: number };
       const exited = reaper.wait(pid);
-      await runc.run(['delete', '--force', id]);
+      await runc(['delete', '--force', id], true);
       await exited;
       return ms;
     },
   };
 }
 
+/**
+ * The baseline: `runc run -d` as a shell runs it, started with posix_spawn
+ * (podvisor's own Runc class, without podvisor's log and pid files).
+ */
+export function sampleRunc(dir: string, name: string, rootfs: string, runc: Runc, reaper: Reaper): Sampler {
+  const quiet = [runc.devNullFd, runc.devNullFd, runc.devNullFd] as const;
+  return bareSampler('bare', bareBundle(dir, `${name}-spawn`, rootfs), (args, capture) => (capture ? runc.run(args) : runc.run(args, { stdio: quiet })), reaper);
+}
+
 /** The same `runc run -d` through child_process.spawn, which copies the controller's page tables. */
 export function sampleRuncChildProcess(dir: string, name: string, rootfs: string, reaper: Reaper): Sampler {
   const root = join(dir, `node-root-${name}`);
-  const bundle = bareBundle(dir, `${name}-node`, rootfs);
-  // Only `state` gets a pipe: the container inherits `run`'s stdio, and would hold a pipe open.
-  const runc = (args: string[], stdout: 'ignore' | 'pipe' = 'ignore') =>
-    new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('runc', ['--root', root, ...args], { stdio: ['ignore', stdout, 'ignore'] });
+  const runc: RuncCli = (args, capture) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('runc', ['--root', root, ...args], { stdio: ['ignore', capture ? 'pipe' : 'ignore', 'ignore'] });
       let out = '';
       child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-      child.on(stdout === 'pipe' ? 'close' : 'exit', (code) => resolve({ code, out }));
+      child.once('error', reject);
+      child.on(capture ? 'close' : 'exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`runc ${args[0] ?? ''} exited ${code}`))));
     });
-  return {
-    async once(i) {
-      const id = `node${i}`;
-      const t = performance.now();
-      const { code } = await runc(['run', '-d', '--bundle', bundle, id]);
-      const ms = performance.now() - t;
-      if (code !== 0) throw new Error(`runc run -d exited ${code}`);
-      const pid = (JSON.parse((await runc(['state', id], 'pipe')).out) as { pid: number }).pid;
-      const exited = reaper.wait(pid);
-      await runc(['delete', '--force', id]);
-      await exited;
-      return ms;
-    },
-  };
+  return bareSampler('node', bareBundle(dir, `${name}-node`, rootfs), runc, reaper);
 }
 
 /** create + start requests over NATS to the podvisor node on the runc backend. */
